@@ -1,0 +1,7 @@
+"""The store: schema, migrations, engine and every query, over SQLite or PostgreSQL."""
+
+from bot.store._engine import make_engine
+from bot.store._migrations import MIGRATIONS, migrate
+from bot.store._store import FeedRow, NewAlert, OutboxRow, Store, new_id
+
+__all__ = ["MIGRATIONS", "FeedRow", "NewAlert", "OutboxRow", "Store", "make_engine", "migrate", "new_id"]

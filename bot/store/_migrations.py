@@ -1,0 +1,56 @@
+"""Named schema migrations, each applied once in its own transaction and recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, inspect, select, text
+
+from bot.store._engine import WRITE_OPTION
+from bot.store._tables import metadata, schema_migrations
+
+Migration = tuple[str, Callable[[Connection], None]]
+
+
+def _initial(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+# Append only. A fresh database is created from the current tables and every migration is
+# recorded as applied; an existing one gets the ones it lacks, in order.
+MIGRATIONS: tuple[Migration, ...] = (("0001_initial", _initial),)
+
+_PG_LOCK_KEY = 0x6E657773626F74  # any constant shared by every replica
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Bring the schema up to date; returns the names of the migrations applied now."""
+    applied_now: list[str] = []
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                # Replicas starting together migrate one at a time.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+            existing = set(inspect(conn).get_table_names())
+            now = datetime.now(UTC)
+            if "schema_migrations" not in existing and not (existing & set(metadata.tables)):
+                metadata.create_all(conn)
+                conn.execute(
+                    schema_migrations.insert(),
+                    [{"name": name, "applied_at": now} for name, _ in MIGRATIONS],
+                )
+                return [name for name, _ in MIGRATIONS]
+            schema_migrations.create(conn, checkfirst=True)
+            done = set(conn.scalars(select(schema_migrations.c.name)))
+        for name, step in MIGRATIONS:
+            if name in done:
+                continue
+            with conn.begin():
+                step(conn)
+                conn.execute(
+                    schema_migrations.insert(), {"name": name, "applied_at": datetime.now(UTC)}
+                )
+            applied_now.append(name)
+    return applied_now

@@ -1,0 +1,409 @@
+"""Every query the bot makes, behind one `Store` object; no SQL lives outside this package."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.models import Article, Match
+from bot.store._engine import WRITE_OPTION, make_engine
+from bot.store._migrations import migrate
+from bot.store._tables import articles, feed_polls, feeds, matches, outbox
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """A feed's stored state: validators, health and schedule."""
+
+    id: int
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    baseline_done: bool
+    last_polled_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+    consecutive_failures: int
+    next_poll_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One pending delivery of one alert to one target."""
+
+    id: int
+    delivery_id: str
+    target: str
+    rule_id: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """A match to record with the targets its alert goes to."""
+
+    match: Match
+    alert_id: str
+    targets: tuple[str, ...]
+    payload: dict[str, Any]
+
+
+def new_id() -> str:
+    """A fresh idempotency id for an alert or a delivery."""
+    return str(uuid.uuid4())
+
+
+class Store:
+    """The database underneath every stage.
+
+    Methods are synchronous; async callers go through `call`, which runs them on the store's
+    own threads (one for SQLite, whose writers queue anyway; a few for PostgreSQL).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        workers = 1 if engine.dialect.name == "sqlite" else 4
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect and migrate."""
+        store = cls(make_engine(url))
+        migrate(store.engine)
+        return store
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.engine.dispose()
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _insert(self, table: Any) -> Any:
+        return (pg_insert if self.dialect == "postgresql" else sqlite_insert)(table)
+
+    # -- feeds -------------------------------------------------------------------------------
+
+    def sync_feeds(self, configured: Iterable[tuple[str, str]], now: datetime) -> dict[str, int]:
+        """Make sure every configured (name, url) has a row; a changed URL starts afresh."""
+        ids: dict[str, int] = {}
+        with self._write() as conn:
+            for name, url in configured:
+                row = conn.execute(
+                    select(feeds.c.id, feeds.c.url).where(feeds.c.name == name)
+                ).first()
+                if row is None:
+                    stmt = self._insert(feeds).values(
+                        name=name, url=url, created_at=now, baseline_done=False,
+                        consecutive_failures=0,
+                    ).on_conflict_do_nothing(index_elements=["name"])
+                    conn.execute(stmt)
+                    ids[name] = conn.execute(
+                        select(feeds.c.id).where(feeds.c.name == name)
+                    ).scalar_one()
+                    continue
+                ids[name] = row.id
+                if row.url != url:
+                    conn.execute(
+                        update(feeds).where(feeds.c.id == row.id).values(
+                            url=url, etag=None, last_modified=None, body_hash=None,
+                            baseline_done=False, consecutive_failures=0, next_poll_at=None,
+                            last_error=None,
+                        )
+                    )
+        return ids
+
+    def feed(self, name: str) -> FeedRow | None:
+        with self._read() as conn:
+            row = conn.execute(select(*_FEED_COLUMNS).where(feeds.c.name == name)).first()
+        return FeedRow(**row._mapping) if row else None
+
+    def list_feeds(self) -> list[FeedRow]:
+        with self._read() as conn:
+            rows = conn.execute(select(*_FEED_COLUMNS).order_by(feeds.c.name)).all()
+        return [FeedRow(**r._mapping) for r in rows]
+
+    def claim_feed(
+        self, name: str, owner: str, now: datetime, lease: timedelta, *, force: bool = False
+    ) -> FeedRow | None:
+        """Take the poll lease of a due feed; None when it is not due or another replica holds it."""
+        cond = and_(
+            feeds.c.name == name,
+            or_(
+                feeds.c.lease_until.is_(None),
+                feeds.c.lease_until < now,
+                feeds.c.lease_owner == owner,
+            ),
+        )
+        if not force:
+            cond = and_(cond, or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+        with self._write() as conn:
+            row = conn.execute(
+                update(feeds)
+                .where(cond)
+                .values(lease_owner=owner, lease_until=now + lease)
+                .returning(*_FEED_COLUMNS)
+            ).first()
+        return FeedRow(**row._mapping) if row else None
+
+    def release_feeds(self, owner: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(feeds)
+                .where(feeds.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    def record_poll(
+        self,
+        feed_id: int,
+        *,
+        owner: str,
+        started: datetime,
+        finished: datetime,
+        status: str,
+        http_status: int | None,
+        items_new: int,
+        next_poll_at: datetime,
+        validators: tuple[str | None, str | None, str | None] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record the outcome of one poll and release its lease.
+
+        Validators are stored only on success and only after the poll's items are stored, so a
+        crash in between makes the next poll fetch the feed again instead of losing items.
+        """
+        values: dict[str, Any] = {
+            "last_polled_at": finished,
+            "last_status": status,
+            "next_poll_at": next_poll_at,
+            "lease_owner": None,
+            "lease_until": None,
+        }
+        if error is None:
+            values.update(last_error=None, consecutive_failures=0, baseline_done=True)
+            if validators is not None:
+                values.update(
+                    etag=validators[0], last_modified=validators[1], body_hash=validators[2]
+                )
+        else:
+            values.update(
+                last_error=error, consecutive_failures=feeds.c.consecutive_failures + 1
+            )
+        with self._write() as conn:
+            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+            conn.execute(
+                insert(feed_polls).values(
+                    feed_id=feed_id, replica=owner, started_at=started, finished_at=finished,
+                    status=status, http_status=http_status, items_new=items_new, error=error,
+                )
+            )
+
+    def poll_history(self, feed_name: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(feed_polls, feeds.c.name).join(feeds, feeds.c.id == feed_polls.c.feed_id)
+        if feed_name is not None:
+            stmt = stmt.where(feeds.c.name == feed_name)
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt.order_by(feed_polls.c.id))]
+
+    # -- articles ----------------------------------------------------------------------------
+
+    def known_urls(self, canonical_urls: Sequence[str]) -> set[str]:
+        """The subset of `canonical_urls` already stored."""
+        if not canonical_urls:
+            return set()
+        with self._read() as conn:
+            return set(
+                conn.scalars(
+                    select(articles.c.canonical_url).where(
+                        articles.c.canonical_url.in_(list(canonical_urls))
+                    )
+                )
+            )
+
+    def original_by_hash(self, content_hash: str) -> int | None:
+        """The first stored article with this normalized-text hash, if any."""
+        with self._read() as conn:
+            return conn.scalar(
+                select(articles.c.id)
+                .where(articles.c.content_hash == content_hash, articles.c.duplicate_of.is_(None))
+                .order_by(articles.c.id)
+                .limit(1)
+            )
+
+    def store_article(
+        self,
+        article: Article,
+        *,
+        feed_id: int | None,
+        baseline: bool,
+        duplicate_of: int | None,
+        alerts: Sequence[NewAlert],
+        now: datetime,
+    ) -> int | None:
+        """Store an article with its matches and their outbox rows in one transaction.
+
+        Returns the article id, or None when another poll stored the same URL first (then
+        nothing of this call is written).
+        """
+        with self._write() as conn:
+            stmt = (
+                self._insert(articles)
+                .values(
+                    canonical_url=article.canonical_url, url=article.url, feed_id=feed_id,
+                    guid=article.guid, title=article.title, text=article.text,
+                    published_at=article.published, fetched_at=article.fetched_at,
+                    author=article.author, site_name=article.site_name,
+                    language=article.language, extraction=article.extraction,
+                    content_hash=article.content_hash, duplicate_of=duplicate_of,
+                    baseline=baseline,
+                )
+                .on_conflict_do_nothing(index_elements=["canonical_url"])
+                .returning(articles.c.id)
+            )
+            article_id = conn.execute(stmt).scalar()
+            if article_id is None:
+                return None
+            for alert in alerts:
+                m = alert.match
+                match_id = conn.execute(
+                    insert(matches)
+                    .values(
+                        article_id=article_id, rule_id=m.rule_id, alert_id=alert.alert_id,
+                        title=m.title, severity=m.severity, values=m.values,
+                        evidence=list(m.evidence), created_at=now,
+                    )
+                    .returning(matches.c.id)
+                ).scalar_one()
+                for target in alert.targets:
+                    conn.execute(
+                        insert(outbox).values(
+                            delivery_id=new_id(), match_id=match_id, target=target,
+                            rule_id=m.rule_id, payload=alert.payload, state="pending",
+                            attempts=0, next_attempt_at=now, created_at=now,
+                        )
+                    )
+            return int(article_id)
+
+    def article(self, article_id: int) -> dict[str, Any] | None:
+        with self._read() as conn:
+            row = conn.execute(select(articles).where(articles.c.id == article_id)).first()
+        return dict(row._mapping) if row else None
+
+    def list_articles(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(articles).order_by(articles.c.id))]
+
+    def count(self, table: str) -> int:
+        tbl = {"articles": articles, "matches": matches, "outbox": outbox, "feeds": feeds}[table]
+        with self._read() as conn:
+            return int(conn.scalar(select(func.count()).select_from(tbl)) or 0)
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    def claim_due(
+        self, now: datetime, owner: str, lease: timedelta, limit: int = 50
+    ) -> list[OutboxRow]:
+        """Lease the pending deliveries that are due, oldest first."""
+        due = (
+            select(outbox.c.id)
+            .where(
+                outbox.c.state == "pending",
+                outbox.c.next_attempt_at <= now,
+                or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+            )
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        with self._write() as conn:
+            rows = conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(due.scalar_subquery()))
+                .values(lease_owner=owner, lease_until=now + lease)
+                .returning(*_OUTBOX_COLUMNS)
+            ).all()
+        return sorted((OutboxRow(**r._mapping) for r in rows), key=lambda r: r.id)
+
+    def mark_sent(self, delivery_id: str, now: datetime) -> None:
+        self._finish(delivery_id, state="sent", sent_at=now, last_error=None)
+
+    def mark_retry(self, delivery_id: str, error: str, next_attempt_at: datetime) -> None:
+        self._finish(delivery_id, state="pending", last_error=error, next_attempt_at=next_attempt_at)
+
+    def mark_dead(self, delivery_id: str, error: str) -> None:
+        self._finish(delivery_id, state="dead", last_error=error)
+
+    def _finish(self, delivery_id: str, **values: Any) -> None:
+        with self._write() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.delivery_id == delivery_id)
+                .values(
+                    attempts=outbox.c.attempts + 1, lease_owner=None, lease_until=None, **values
+                )
+            )
+
+    def retry_now(self, delivery_id: str, now: datetime) -> bool:
+        """Put a failed or dead delivery back in the queue; False when there is no such id."""
+        with self._write() as conn:
+            result = conn.execute(
+                update(outbox)
+                .where(outbox.c.delivery_id == delivery_id, outbox.c.state != "sent")
+                .values(state="pending", next_attempt_at=now, lease_owner=None, lease_until=None)
+            )
+        return bool(result.rowcount)
+
+    def list_outbox(self, state: str | None = None, limit: int = 100) -> list[OutboxRow]:
+        stmt = select(*_OUTBOX_COLUMNS).order_by(outbox.c.id.desc()).limit(limit)
+        if state is not None:
+            stmt = stmt.where(outbox.c.state == state)
+        with self._read() as conn:
+            return [OutboxRow(**r._mapping) for r in conn.execute(stmt)]
+
+    def list_matches(self) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(matches).order_by(matches.c.id))]
+
+
+_FEED_COLUMNS = tuple(feeds.c[name] for name in FeedRow.__slots__)
+_OUTBOX_COLUMNS = tuple(outbox.c[name] for name in OutboxRow.__slots__)

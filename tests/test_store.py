@@ -1,0 +1,175 @@
+"""The store's behaviour, on a SQLite file and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+
+from bot.models import Article, Match
+from bot.store import MIGRATIONS, NewAlert, Store, migrate, new_id
+
+T0 = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def make_article(url: str = "https://news.example/a", text_: str = "Body.") -> Article:
+    return Article(
+        url=url, canonical_url=url, feed="wire", title="Title", text=text_,
+        published=T0, fetched_at=T0, content_hash="h-" + text_,
+    )
+
+
+def alert_for(rule: str, targets: tuple[str, ...] = ("chat",)) -> NewAlert:
+    match = Match(rule_id=rule, title=f"{rule} fired", evidence=("A sentence.",), values={"k": 1})
+    return NewAlert(match=match, alert_id=new_id(), targets=targets, payload={"rule": rule})
+
+
+def test_migrations_are_recorded_once(store: Store) -> None:
+    assert migrate(store.engine) == []
+    with store.engine.connect() as conn:
+        names = [r[0] for r in conn.execute(text("SELECT name FROM schema_migrations"))]
+    assert names == [name for name, _ in MIGRATIONS]
+
+
+def test_sync_feeds_creates_rows_and_a_new_url_starts_afresh(store: Store) -> None:
+    ids = store.sync_feeds([("wire", "https://a.example/rss")], T0)
+    feed_id = ids["wire"]
+    store.record_poll(
+        feed_id, owner="r1", started=T0, finished=T0, status="parsed", http_status=200,
+        items_new=0, next_poll_at=T0, validators=('"e1"', "lm", "hash"),
+    )
+    assert store.feed("wire").baseline_done  # type: ignore[union-attr]
+    assert store.sync_feeds([("wire", "https://a.example/rss")], T0) == {"wire": feed_id}
+    assert store.feed("wire").etag == '"e1"'  # type: ignore[union-attr]
+    store.sync_feeds([("wire", "https://b.example/rss")], T0)
+    row = store.feed("wire")
+    assert row is not None
+    assert (row.url, row.etag, row.baseline_done) == ("https://b.example/rss", None, False)
+
+
+def test_a_leased_feed_is_not_claimed_by_another_replica_until_the_lease_expires(
+    store: Store,
+) -> None:
+    store.sync_feeds([("wire", "https://a.example/rss")], T0)
+    lease = timedelta(minutes=2)
+    assert store.claim_feed("wire", "r1", T0, lease) is not None
+    assert store.claim_feed("wire", "r2", T0 + timedelta(minutes=1), lease) is None
+    assert store.claim_feed("wire", "r2", T0 + timedelta(minutes=3), lease) is not None
+
+
+def test_a_feed_is_not_claimed_before_its_next_poll(store: Store) -> None:
+    feed_id = store.sync_feeds([("wire", "https://a.example/rss")], T0)["wire"]
+    store.record_poll(
+        feed_id, owner="r1", started=T0, finished=T0, status="failed", http_status=500,
+        items_new=0, next_poll_at=T0 + timedelta(minutes=10), error="HTTP 500",
+    )
+    assert store.claim_feed("wire", "r1", T0 + timedelta(minutes=5), timedelta(minutes=1)) is None
+    row = store.claim_feed("wire", "r1", T0 + timedelta(minutes=11), timedelta(minutes=1))
+    assert row is not None
+    assert (row.consecutive_failures, row.last_error) == (1, "HTTP 500")
+
+
+def test_failures_count_up_and_a_success_resets_them(store: Store) -> None:
+    feed_id = store.sync_feeds([("wire", "https://a.example/rss")], T0)["wire"]
+    for _ in range(3):
+        store.record_poll(
+            feed_id, owner="r1", started=T0, finished=T0, status="failed", http_status=None,
+            items_new=0, next_poll_at=T0, error="timeout",
+        )
+    assert store.feed("wire").consecutive_failures == 3  # type: ignore[union-attr]
+    store.record_poll(
+        feed_id, owner="r1", started=T0, finished=T0, status="not_modified", http_status=304,
+        items_new=0, next_poll_at=T0,
+    )
+    row = store.feed("wire")
+    assert row is not None
+    assert (row.consecutive_failures, row.last_error, row.last_status) == (0, None, "not_modified")
+    assert [p["status"] for p in store.poll_history("wire")] == ["failed"] * 3 + ["not_modified"]
+
+
+def test_article_matches_and_outbox_rows_are_written_together(store: Store) -> None:
+    feed_id = store.sync_feeds([("wire", "https://a.example/rss")], T0)["wire"]
+    article_id = store.store_article(
+        make_article(), feed_id=feed_id, baseline=False, duplicate_of=None,
+        alerts=[alert_for("envoy-visit", ("chat", "console"))], now=T0,
+    )
+    assert article_id is not None
+    assert store.count("matches") == 1
+    rows = store.list_outbox()
+    assert sorted(r.target for r in rows) == ["chat", "console"]
+    assert {r.state for r in rows} == {"pending"}
+    assert len({r.delivery_id for r in rows}) == 2
+
+
+def test_the_same_canonical_url_is_stored_once_and_the_loser_writes_nothing(store: Store) -> None:
+    first = store.store_article(
+        make_article(), feed_id=None, baseline=False, duplicate_of=None,
+        alerts=[alert_for("r")], now=T0,
+    )
+    second = store.store_article(
+        make_article(text_="Other body."), feed_id=None, baseline=False, duplicate_of=None,
+        alerts=[alert_for("r")], now=T0,
+    )
+    assert first is not None and second is None
+    assert (store.count("articles"), store.count("matches"), store.count("outbox")) == (1, 1, 1)
+    assert store.known_urls(["https://news.example/a", "https://news.example/b"]) == {
+        "https://news.example/a"
+    }
+
+
+def test_original_by_hash_finds_the_first_non_duplicate(store: Store) -> None:
+    a = store.store_article(
+        make_article("https://x.example/1"), feed_id=None, baseline=False, duplicate_of=None,
+        alerts=[], now=T0,
+    )
+    store.store_article(
+        make_article("https://x.example/2"), feed_id=None, baseline=False, duplicate_of=a,
+        alerts=[], now=T0,
+    )
+    assert store.original_by_hash("h-Body.") == a
+    assert store.original_by_hash("h-none") is None
+
+
+def test_outbox_claims_are_leased_and_finished_states_stick(store: Store) -> None:
+    store.store_article(
+        make_article(), feed_id=None, baseline=False, duplicate_of=None,
+        alerts=[alert_for("a"), alert_for("b")], now=T0,
+    )
+    lease = timedelta(seconds=30)
+    claimed = store.claim_due(T0, "r1", lease)
+    assert [r.rule_id for r in claimed] == ["a", "b"]
+    assert store.claim_due(T0 + timedelta(seconds=1), "r2", lease) == []
+    store.mark_sent(claimed[0].delivery_id, T0)
+    store.mark_retry(claimed[1].delivery_id, "HTTP 503", T0 + timedelta(minutes=1))
+    assert store.claim_due(T0 + timedelta(seconds=2), "r1", lease) == []
+    again = store.claim_due(T0 + timedelta(minutes=2), "r1", lease)
+    assert [(r.rule_id, r.attempts, r.last_error) for r in again] == [("b", 1, "HTTP 503")]
+    store.mark_dead(again[0].delivery_id, "HTTP 404")
+    assert [r.rule_id for r in store.list_outbox(state="dead")] == ["b"]
+    assert store.retry_now(again[0].delivery_id, T0)
+    assert not store.retry_now(claimed[0].delivery_id, T0)  # already sent
+
+
+def test_an_expired_outbox_lease_is_taken_over(store: Store) -> None:
+    store.store_article(
+        make_article(), feed_id=None, baseline=False, duplicate_of=None,
+        alerts=[alert_for("a")], now=T0,
+    )
+    lease = timedelta(seconds=30)
+    first = store.claim_due(T0, "r1", lease)
+    later = store.claim_due(T0 + timedelta(seconds=31), "r2", lease)
+    assert [r.delivery_id for r in later] == [first[0].delivery_id]
+
+
+def test_datetimes_come_back_aware_utc(store: Store) -> None:
+    store.sync_feeds([("wire", "https://a.example/rss")], T0)
+    row = store.claim_feed("wire", "r1", T0, timedelta(seconds=5))
+    assert row is not None
+    feed_id = row.id
+    store.record_poll(
+        feed_id, owner="r1", started=T0, finished=T0, status="parsed", http_status=200,
+        items_new=0, next_poll_at=T0 + timedelta(minutes=15),
+    )
+    polled = store.feed("wire")
+    assert polled is not None and polled.next_poll_at == T0 + timedelta(minutes=15)
+    assert polled.next_poll_at.tzinfo is UTC
