@@ -373,6 +373,15 @@ class Store:
     def mark_dead(self, delivery_id: str, error: str) -> None:
         self._finish(delivery_id, state="dead", last_error=error)
 
+    def postpone(self, delivery_id: str, next_attempt_at: datetime) -> None:
+        """Hold a delivery back without counting an attempt (it waits behind an earlier one)."""
+        with self._write() as conn:
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.delivery_id == delivery_id)
+                .values(next_attempt_at=next_attempt_at, lease_owner=None, lease_until=None)
+            )
+
     def _finish(self, delivery_id: str, **values: Any) -> None:
         with self._write() as conn:
             conn.execute(
