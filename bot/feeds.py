@@ -1,0 +1,304 @@
+"""Poll one feed (RSS, Atom or JSON Feed) into FeedItems, with conditional GET and backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from typing import Any, Literal
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+
+from bot.errors import PermanentError, TransientError
+from bot.models import FeedItem
+from bot.net import Http
+
+SUMMARY_CHARS = 2000
+_JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedValidators:
+    """What the last successful poll left behind to make the next one cheap."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # sha256 hex of the last parsed body
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """One poll of one feed. `validators` are to be stored once the items are processed."""
+
+    status: Literal["parsed", "not_modified", "unchanged"]
+    http_status: int
+    items: tuple[FeedItem, ...]
+    validators: FeedValidators
+    warning: str = ""
+
+
+async def poll_feed(http: Http, name: str, url: str, validators: FeedValidators) -> PollResult:
+    """Fetch `url` conditionally and parse it unless the server or the body says nothing changed.
+
+    Raises TransientError for 408, 429 and 5xx, PermanentError for other failures; the
+    network's own errors pass through (they already are one or the other).
+    """
+    response = await http.get(url, etag=validators.etag, last_modified=validators.last_modified)
+    status = response.status
+    if response.not_modified:
+        kept = FeedValidators(
+            response.etag or validators.etag,
+            response.last_modified or validators.last_modified,
+            validators.body_hash,
+        )
+        return PollResult("not_modified", status, (), kept)
+    if status in (408, 429) or status >= 500:
+        raise TransientError(f"feed {name}: HTTP {status} from {url}")
+    if not response.ok:
+        raise PermanentError(f"feed {name}: HTTP {status} from {url}")
+    digest = hashlib.sha256(response.body).hexdigest()
+    fresh = FeedValidators(response.etag, response.last_modified, digest)
+    if digest == validators.body_hash:
+        return PollResult("unchanged", status, (), fresh)
+    items, warning = await asyncio.to_thread(
+        parse_feed, name, response.body, url=response.url, content_type=response.content_type
+    )
+    return PollResult("parsed", status, tuple(items), fresh, warning)
+
+
+def parse_feed(
+    name: str, body: bytes, *, url: str, content_type: str | None = None
+) -> tuple[list[FeedItem], str]:
+    """The items of a feed document and a warning (empty when the document was clean).
+
+    `url` is where the document came from: relative links resolve against it. Raises
+    PermanentError when the body is not a feed at all.
+    """
+    if _looks_like_json(body, content_type):
+        return _parse_json_feed(name, body, url), ""
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    # Bytes in a stream only: given a str, feedparser may treat it as a URL or a file path.
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if not parsed.entries and not parsed.get("version"):
+        reason = _describe(problem) if problem is not None else "no RSS or Atom elements found"
+        raise PermanentError(f"feed {name}: not a feed: {reason}")
+    items = _unique(
+        item
+        for entry in parsed.entries
+        if (item := _from_entry(name, entry, url)) is not None
+    )
+    return items, _describe(problem) if problem is not None else ""
+
+
+def backoff_delay(failures: int, *, base: float, cap: float = 6 * 3600) -> float:
+    """Seconds until the next poll after `failures` failures in a row: base, 2×base, 4×base…
+
+    Capped at `cap`, but never below `base`: a failing feed is not polled more often than a
+    healthy one.
+    """
+    exponent = min(max(failures - 1, 0), 62)
+    return min(base * 2.0**exponent, max(cap, base))
+
+
+# -- RSS and Atom, through feedparser ----------------------------------------------------------
+
+
+def _from_entry(feed: str, entry: Any, base: str) -> FeedItem | None:
+    link = _http_url(entry.get("link"), base)
+    if link is None:
+        return None
+    title = _text_of(entry.get("title"), entry.get("title_detail"))
+    summary_detail = entry.get("summary_detail")
+    summary = entry.get("summary")
+    if not summary and entry.get("content"):
+        summary, summary_detail = entry.content[0].get("value"), entry.content[0]
+    summary = _trim(_text_of(summary, summary_detail))
+    parsed_time = entry.get("published_parsed") or entry.get("updated_parsed")
+    return FeedItem(
+        feed=feed,
+        guid=_guid(entry.get("id"), link, title, summary),
+        url=link,
+        title=title,
+        summary=summary,
+        published=_from_struct_time(parsed_time),
+    )
+
+
+def _text_of(value: Any, detail: Any) -> str:
+    if not isinstance(value, str):
+        return ""
+    kind = detail.get("type", "") if detail is not None else ""
+    if kind == "text/plain":
+        return " ".join(value.split())
+    return plain_text(value)
+
+
+def _from_struct_time(value: Any) -> datetime | None:
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime(*value[:6], tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+# -- JSON Feed 1.0 / 1.1 (feedparser 6 does not read it) ---------------------------------------
+
+
+def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    if content_type and "json" in content_type.lower():
+        return True
+    return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _parse_json_feed(name: str, body: bytes, url: str) -> list[FeedItem]:
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PermanentError(f"feed {name}: not a feed: invalid JSON: {exc}") from None
+    version = document.get("version") if isinstance(document, dict) else None
+    entries = document.get("items") if isinstance(document, dict) else None
+    if not isinstance(version, str) or not version.startswith(_JSON_FEED_VERSION):
+        raise PermanentError(f"feed {name}: not a feed: JSON without a JSON Feed version")
+    if not isinstance(entries, list):
+        raise PermanentError(f"feed {name}: not a feed: JSON Feed without an items list")
+    return _unique(
+        item for entry in entries if (item := _from_json_item(name, entry, url)) is not None
+    )
+
+
+def _from_json_item(feed: str, entry: Any, base: str) -> FeedItem | None:
+    if not isinstance(entry, dict):
+        return None
+    link = _http_url(entry.get("url"), base) or _http_url(entry.get("external_url"), base)
+    if link is None:
+        return None
+    title = plain_text(_str(entry.get("title")))
+    summary = " ".join(_str(entry.get("summary")).split())
+    if not summary:
+        summary = " ".join(_str(entry.get("content_text")).split())
+    if not summary:
+        summary = plain_text(_str(entry.get("content_html")))
+    identifier = entry.get("id")
+    return FeedItem(
+        feed=feed,
+        guid=_guid(str(identifier) if isinstance(identifier, str | int) else None,
+                   link, title, summary),
+        url=link,
+        title=title,
+        summary=_trim(summary),
+        published=_from_rfc3339(entry.get("date_published") or entry.get("date_modified")),
+    )
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _from_rfc3339(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+# -- shared ------------------------------------------------------------------------------------
+
+
+def _http_url(value: Any, base: str) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    absolute = urljoin(base, value.strip())
+    parts = urlsplit(absolute)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return absolute
+
+
+def _guid(identifier: str | None, link: str, title: str, summary: str) -> str:
+    if identifier and identifier.strip():
+        return identifier.strip()
+    if link:
+        return link
+    return hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
+
+
+def _unique(items: Any) -> list[FeedItem]:
+    """Items in feed order, the first of any repeated guid only."""
+    seen: set[str] = set()
+    unique: list[FeedItem] = []
+    for item in items:
+        if item.guid not in seen:
+            seen.add(item.guid)
+            unique.append(item)
+    return unique
+
+
+def _trim(text: str, limit: int = SUMMARY_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + "…"
+
+
+def _describe(problem: Any) -> str:
+    text = " ".join(str(problem).split())
+    return f"{type(problem).__name__}: {text}" if text else type(problem).__name__
+
+
+_BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
+    "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
+    "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
+})
+_SKIPPED_TAGS = frozenset({"script", "style", "template"})
+
+
+class _TextCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skipping += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skipping = max(self._skipping - 1, 0)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def plain_text(html: str) -> str:
+    """Text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
+    if "<" not in html and "&" not in html:
+        return " ".join(html.split())
+    collector = _TextCollector()
+    collector.feed(html)
+    collector.close()
+    return " ".join("".join(collector.parts).split())
