@@ -43,8 +43,11 @@ def canonical_url(url: str) -> str:
     path = "/" + "/".join(segments)
     path = re.sub(r"\.amp(\.html?)$", r"\1", path)
     query = urlencode(
-        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-               if k.lower() not in _AMP_PARAMS)
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if k.lower() not in _AMP_PARAMS
+        )
     )
     return urlunsplit(("https", host, path, query, ""))
 

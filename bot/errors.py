@@ -26,7 +26,7 @@ class PermanentError(BotError):
     """A failure that retrying will not fix (a refused URL, a 404, malformed content)."""
 
 
-class Skip(BotError):  # noqa: N818 - a counted signal, not an error condition
+class Skip(BotError):
     """An item deliberately not processed; `reason` is counted and logged."""
 
     def __init__(self, reason: str, detail: str = "") -> None:

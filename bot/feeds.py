@@ -92,9 +92,7 @@ def parse_feed(
         reason = _describe(problem) if problem is not None else "no RSS or Atom elements found"
         raise PermanentError(f"feed {name}: not a feed: {reason}")
     items = _unique(
-        item
-        for entry in parsed.entries
-        if (item := _from_entry(name, entry, url)) is not None
+        item for entry in parsed.entries if (item := _from_entry(name, entry, url)) is not None
     )
     return items, _describe(problem) if problem is not None else ""
 
@@ -191,8 +189,9 @@ def _from_json_item(feed: str, entry: Any, base: str) -> FeedItem | None:
     identifier = entry.get("id")
     return FeedItem(
         feed=feed,
-        guid=_guid(str(identifier) if isinstance(identifier, str | int) else None,
-                   link, title, summary),
+        guid=_guid(
+            str(identifier) if isinstance(identifier, str | int) else None, link, title, summary
+        ),
         url=link,
         title=title,
         summary=_trim(summary),
@@ -263,11 +262,42 @@ def _describe(problem: Any) -> str:
     return f"{type(problem).__name__}: {text}" if text else type(problem).__name__
 
 
-_BLOCK_TAGS = frozenset({
-    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption",
-    "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav",
-    "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul",
-})
+_BLOCK_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
+    }
+)
 _SKIPPED_TAGS = frozenset({"script", "style", "template"})
 
 

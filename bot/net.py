@@ -390,8 +390,15 @@ class Http:
         redirects = 0
         while True:
             response, remaining = await self._exchange(
-                "GET", current, sent, None, guard=guard, follow=True, budget=remaining,
-                total=self.settings.total_timeout, redact_path=False,
+                "GET",
+                current,
+                sent,
+                None,
+                guard=guard,
+                follow=True,
+                budget=remaining,
+                total=self.settings.total_timeout,
+                redact_path=False,
             )
             location = response.headers.get("location")
             if response.status not in _REDIRECTS or location is None:
@@ -424,8 +431,15 @@ class Http:
         """
         total = timeout if timeout is not None else self.settings.total_timeout
         response, _ = await self._exchange(
-            "POST", self._parse(url, redact_path=True), httpx.Headers(headers or {}), content,
-            guard=guard, follow=False, budget=total, total=total, redact_path=True,
+            "POST",
+            self._parse(url, redact_path=True),
+            httpx.Headers(headers or {}),
+            content,
+            guard=guard,
+            follow=False,
+            budget=total,
+            total=total,
+            redact_path=True,
         )
         return response
 
@@ -624,4 +638,3 @@ def _phase(exc: httpx.TimeoutException) -> str:
         httpx.WriteTimeout: "write",
         httpx.PoolTimeout: "connection pool",
     }.get(type(exc), "request")
-

@@ -13,20 +13,31 @@ from bot.dedup import canonical_url, content_hash, normalize_text
         ("https://news.example.com/world/story-1", "https://news.example.com/world/story-1"),
         ("https://news.example.com/world/story-1/", "https://news.example.com/world/story-1"),
         ("http://news.example.com/world/story-1", "https://news.example.com/world/story-1"),
-        ("https://news.example.com/world/story-1#comments", "https://news.example.com/world/story-1"),
-        ("https://news.example.com/world/story-1?utm_source=tw&utm_medium=social",
-         "https://news.example.com/world/story-1"),
-        ("https://news.example.com/world/story-1?fbclid=IwAR0x&gclid=abc",
-         "https://news.example.com/world/story-1"),
+        (
+            "https://news.example.com/world/story-1#comments",
+            "https://news.example.com/world/story-1",
+        ),
+        (
+            "https://news.example.com/world/story-1?utm_source=tw&utm_medium=social",
+            "https://news.example.com/world/story-1",
+        ),
+        (
+            "https://news.example.com/world/story-1?fbclid=IwAR0x&gclid=abc",
+            "https://news.example.com/world/story-1",
+        ),
         ("https://www.news.example.com/world/story-1", "https://news.example.com/world/story-1"),
         ("https://m.news.example.com/world/story-1", "https://news.example.com/world/story-1"),
         ("https://amp.news.example.com/world/story-1", "https://news.example.com/world/story-1"),
         ("https://news.example.com/world/story-1/amp", "https://news.example.com/world/story-1"),
         ("https://news.example.com/amp/world/story-1", "https://news.example.com/world/story-1"),
-        ("https://news.example.com/world/story-1?output=amp",
-         "https://news.example.com/world/story-1"),
-        ("https://news.example.com/world/story-1.amp.html",
-         "https://news.example.com/world/story-1.html"),
+        (
+            "https://news.example.com/world/story-1?output=amp",
+            "https://news.example.com/world/story-1",
+        ),
+        (
+            "https://news.example.com/world/story-1.amp.html",
+            "https://news.example.com/world/story-1.html",
+        ),
         ("HTTPS://NEWS.EXAMPLE.COM:443/world/story-1", "https://news.example.com/world/story-1"),
     ],
 )
@@ -42,7 +53,9 @@ def test_query_parameters_that_select_content_are_kept_and_sorted() -> None:
 
 
 def test_a_non_default_port_stays_part_of_the_key() -> None:
-    assert canonical_url("http://127.0.0.1:8123/upi/s1.html") == "https://127.0.0.1:8123/upi/s1.html"
+    assert (
+        canonical_url("http://127.0.0.1:8123/upi/s1.html") == "https://127.0.0.1:8123/upi/s1.html"
+    )
 
 
 def test_layout_case_and_punctuation_do_not_change_the_text_hash() -> None:

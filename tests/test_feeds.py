@@ -62,17 +62,23 @@ RSS1 = b"""<?xml version="1.0" encoding="utf-8"?>
   </item>
 </rdf:RDF>"""
 
-JSON_FEED = json.dumps({
-    "version": "https://jsonfeed.org/version/1.1",
-    "title": "World",
-    "items": [
-        {"id": "j1", "url": "/j/1", "title": "Talks in <b>Geneva</b>",
-         "content_html": "<p>Delegations <i>met</i>.</p>",
-         "date_published": "2025-06-12T09:00:00+02:00"},
-        {"id": 2, "external_url": "https://other.example/x", "content_text": "Only text"},
-        {"id": "no-link", "title": "Nowhere to go"},
-    ],
-}).encode()
+JSON_FEED = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "World",
+        "items": [
+            {
+                "id": "j1",
+                "url": "/j/1",
+                "title": "Talks in <b>Geneva</b>",
+                "content_html": "<p>Delegations <i>met</i>.</p>",
+                "date_published": "2025-06-12T09:00:00+02:00",
+            },
+            {"id": 2, "external_url": "https://other.example/x", "content_text": "Only text"},
+            {"id": "no-link", "title": "Nowhere to go"},
+        ],
+    }
+).encode()
 
 
 def urls(items: list) -> list[str]:  # type: ignore[type-arg]
@@ -86,7 +92,11 @@ def test_rss2_items_carry_guid_link_plain_title_summary_and_utc_time() -> None:
     items, warning = parse_feed("world", RSS2, url=FEED_URL, content_type="application/rss+xml")
     first = items[0]
     assert warning == ""
-    assert (first.feed, first.guid, first.url) == ("world", "urn:news:1", "https://news.example/a/1")
+    assert (first.feed, first.guid, first.url) == (
+        "world",
+        "urn:news:1",
+        "https://news.example/a/1",
+    )
     assert first.title == "Envoy arrives in Kyiv"
     assert first.summary == "Talks resume on & Monday."
     assert first.published == datetime(2025, 6, 10, 12, 30, tzinfo=UTC)
@@ -111,7 +121,9 @@ def test_rss1_rdf_is_parsed() -> None:
     items, _ = parse_feed("world", RSS1, url=FEED_URL)
     [item] = items
     assert (item.url, item.title, item.summary) == (
-        "https://news.example/rdf/7", "Plan draft published", "A 28-point plan."
+        "https://news.example/rdf/7",
+        "Plan draft published",
+        "A 28-point plan.",
     )
     assert item.published == datetime(2025, 6, 11, 8, 15, tzinfo=UTC)
 
@@ -124,8 +136,9 @@ def test_rss091_is_parsed() -> None:
 
 
 def test_json_feed_items_are_read_and_linkless_ones_skipped() -> None:
-    items, warning = parse_feed("world", JSON_FEED, url=FEED_URL,
-                                content_type="application/feed+json")
+    items, warning = parse_feed(
+        "world", JSON_FEED, url=FEED_URL, content_type="application/feed+json"
+    )
     assert warning == ""
     assert urls(items) == ["https://news.example/j/1", "https://other.example/x"]
     first, second = items
@@ -193,9 +206,12 @@ def test_broken_feed_with_entries_gives_items_and_a_warning() -> None:
 
 def test_long_summary_is_trimmed_at_a_word() -> None:
     words = " ".join(["negotiation"] * 400)
-    body = (b"<rss version='2.0'><channel><title>t</title><item><title>x</title>"
-            b"<link>https://news.example/1</link><description>" + words.encode()
-            + b"</description></item></channel></rss>")
+    body = (
+        b"<rss version='2.0'><channel><title>t</title><item><title>x</title>"
+        b"<link>https://news.example/1</link><description>"
+        + words.encode()
+        + b"</description></item></channel></rss>"
+    )
     [item], _ = parse_feed("world", body, url=FEED_URL)
     assert 1900 < len(item.summary) <= 2001
     assert item.summary.endswith("negotiation…")
@@ -203,10 +219,13 @@ def test_long_summary_is_trimmed_at_a_word() -> None:
 
 def test_charset_from_the_content_type_header_is_honoured() -> None:
     title = "Переговоры в Киеве"
-    body = (f"<rss version='2.0'><channel><title>t</title><item><title>{title}</title>"
-            "<link>https://news.example/1</link></item></channel></rss>").encode("windows-1251")
-    [item], _ = parse_feed("world", body, url=FEED_URL,
-                           content_type="application/rss+xml; charset=windows-1251")
+    body = (
+        f"<rss version='2.0'><channel><title>t</title><item><title>{title}</title>"
+        "<link>https://news.example/1</link></item></channel></rss>"
+    ).encode("windows-1251")
+    [item], _ = parse_feed(
+        "world", body, url=FEED_URL, content_type="application/rss+xml; charset=windows-1251"
+    )
     assert item.title == title
 
 

@@ -169,9 +169,7 @@ class FakeDNS:
         return list(answer)  # type: ignore[arg-type]
 
 
-SMALL = NetSettings(
-    connect_timeout=1.0, read_timeout=5.0, total_timeout=1.5, max_body_bytes=1 * MB
-)
+SMALL = NetSettings(connect_timeout=1.0, read_timeout=5.0, total_timeout=1.5, max_body_bytes=1 * MB)
 
 
 @pytest.fixture
@@ -213,10 +211,28 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=newsbot",
-         "-addext", "subjectAltName=DNS:a.test,DNS:b.test"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=newsbot",
+            "-addext",
+            "subjectAltName=DNS:a.test,DNS:b.test",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -237,9 +253,21 @@ def tls(certificate: tuple[Path, Path]) -> TLS:
 
 @pytest.mark.parametrize(
     "address",
-    ["127.0.0.1", "10.1.2.3", "169.254.169.254", "100.64.0.1", "::ffff:127.0.0.1",
-     "64:ff9b::a9fe:a9fe", "192.168.1.1", "172.16.0.1", "0.0.0.0", "::1", "fe80::1",
-     "fc00::1", "224.0.0.1"],
+    [
+        "127.0.0.1",
+        "10.1.2.3",
+        "169.254.169.254",
+        "100.64.0.1",
+        "::ffff:127.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "192.168.1.1",
+        "172.16.0.1",
+        "0.0.0.0",
+        "::1",
+        "fe80::1",
+        "fc00::1",
+        "224.0.0.1",
+    ],
 )
 async def test_hostname_resolving_to_internal_address_is_blocked_before_connecting(
     make_http: Callable[..., Http], server: Loopback, address: str
@@ -364,9 +392,15 @@ def test_public_addresses_pass_the_address_check(address: str) -> None:
 
 @pytest.mark.parametrize(
     ("address", "reason"),
-    [("100.64.0.1", "carrier-grade"), ("64:ff9b::a9fe:a9fe", "NAT64 of 169.254.169.254"),
-     ("64:ff9b:1::808:808", "NAT64"), ("::ffff:10.0.0.1", "IPv4-mapped"),
-     ("fec0::1", "site-local"), ("192.0.2.1", "special-purpose"), ("240.0.0.1", "reserved")],
+    [
+        ("100.64.0.1", "carrier-grade"),
+        ("64:ff9b::a9fe:a9fe", "NAT64 of 169.254.169.254"),
+        ("64:ff9b:1::808:808", "NAT64"),
+        ("::ffff:10.0.0.1", "IPv4-mapped"),
+        ("fec0::1", "site-local"),
+        ("192.0.2.1", "special-purpose"),
+        ("240.0.0.1", "reserved"),
+    ],
 )
 def test_special_addresses_fail_the_address_check(address: str, reason: str) -> None:
     problem = address_problem(ipaddress.ip_address(address))
@@ -375,9 +409,16 @@ def test_special_addresses_fail_the_address_check(address: str, reason: str) -> 
 
 @pytest.mark.parametrize(
     ("host", "expected"),
-    [("2130706433", "127.0.0.1"), ("0x7f.1", "127.0.0.1"), ("10.0x10.1", "10.16.0.1"),
-     ("0300.0250.1.1", "192.168.1.1"), ("[::1]", "::1"), ("example.com", None),
-     ("256.1.1.1", None), ("1.2.3.4.5", None)],
+    [
+        ("2130706433", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("10.0x10.1", "10.16.0.1"),
+        ("0300.0250.1.1", "192.168.1.1"),
+        ("[::1]", "::1"),
+        ("example.com", None),
+        ("256.1.1.1", None),
+        ("1.2.3.4.5", None),
+    ],
 )
 def test_parse_ip_reads_every_numeric_spelling_resolvers_accept(
     host: str, expected: str | None
@@ -423,7 +464,8 @@ async def test_tls_to_a_pinned_address_verifies_the_real_name_through_sni(
 ) -> None:
     server = await servers(ssl_context=tls.server)
     http = make_http(
-        allow=("127.0.0.1/32",), resolver=FakeDNS({"a.test": ["127.0.0.1"]}),
+        allow=("127.0.0.1/32",),
+        resolver=FakeDNS({"a.test": ["127.0.0.1"]}),
         ssl_context=tls.client,
     )
     response = await http.get(server.url("/", host="a.test"))
@@ -834,8 +876,10 @@ def test_response_reads_validators_from_headers() -> None:
     from bot.net import Response
 
     response = Response(
-        "https://example.com/", 200,
-        httpx.Headers({"ETag": 'W/"1"', "Last-Modified": "Tue, 10 Jun 2025 10:00:00 GMT"}), b"",
+        "https://example.com/",
+        200,
+        httpx.Headers({"ETag": 'W/"1"', "Last-Modified": "Tue, 10 Jun 2025 10:00:00 GMT"}),
+        b"",
     )
     assert (response.etag, response.last_modified) == ('W/"1"', "Tue, 10 Jun 2025 10:00:00 GMT")
     assert response.ok and not response.not_modified

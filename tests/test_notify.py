@@ -44,22 +44,37 @@ async def http() -> AsyncIterator[Http]:
 
 
 def queue(store: Store, *rules: str, url: str = "https://news.example/a") -> None:
-    article = Article(url=url, canonical_url=url, feed="wire", title="Envoy to Moscow",
-                      text="Witkoff flew to Moscow. Talks followed.", published=T0,
-                      fetched_at=T0, content_hash=new_id())
+    article = Article(
+        url=url,
+        canonical_url=url,
+        feed="wire",
+        title="Envoy to Moscow",
+        text="Witkoff flew to Moscow. Talks followed.",
+        published=T0,
+        fetched_at=T0,
+        content_hash=new_id(),
+    )
     alerts = []
     for rule in rules:
         match = Match(rule_id=rule, title=f"{rule} title", evidence=("Witkoff flew to Moscow.",))
         alert_id = new_id()
-        alerts.append(NewAlert(match, alert_id, ("hook",),
-                               build_payload(match, article, alert_id=alert_id, created_at=T0)))
-    store.store_article(article, feed_id=None, baseline=False, duplicate_of=None,
-                        alerts=alerts, now=T0)
+        alerts.append(
+            NewAlert(
+                match,
+                alert_id,
+                ("hook",),
+                build_payload(match, article, alert_id=alert_id, created_at=T0),
+            )
+        )
+    store.store_article(
+        article, feed_id=None, baseline=False, duplicate_of=None, alerts=alerts, now=T0
+    )
 
 
 def deliverer(store: Store, target: WebhookTarget, clock: Clock) -> Deliverer:
-    return Deliverer(store, {"hook": target}, owner="test", now=clock,
-                     policy=RetryPolicy(jitter=0.0))
+    return Deliverer(
+        store, {"hook": target}, owner="test", now=clock, policy=RetryPolicy(jitter=0.0)
+    )
 
 
 async def test_the_receiver_gets_the_documented_json_and_a_verifiable_signature(
@@ -149,8 +164,13 @@ async def test_an_unreachable_target_is_retried_until_the_horizon_then_dead(
 ) -> None:
     queue(store, "r1")
     clock = Clock()
-    d = Deliverer(store, {"hook": WebhookTarget("hook", "http://127.0.0.1:9/", http)},
-                  owner="t", now=clock, policy=RetryPolicy(jitter=0.0, horizon=timedelta(hours=1)))
+    d = Deliverer(
+        store,
+        {"hook": WebhookTarget("hook", "http://127.0.0.1:9/", http)},
+        owner="t",
+        now=clock,
+        policy=RetryPolicy(jitter=0.0, horizon=timedelta(hours=1)),
+    )
     assert (await d.deliver_due()).retried == 1
     clock.t += timedelta(hours=2)
     assert (await d.deliver_due()).dead == 1
@@ -168,8 +188,9 @@ async def test_an_alert_for_a_target_no_longer_configured_is_kept(store: Store) 
 async def test_the_console_target_prints_title_evidence_and_link(store: Store) -> None:
     queue(store, "envoy-visit")
     out = io.StringIO()
-    report = await Deliverer(store, {"hook": ConsoleTarget("hook", out)}, owner="t",
-                             now=Clock()).deliver_due()
+    report = await Deliverer(
+        store, {"hook": ConsoleTarget("hook", out)}, owner="t", now=Clock()
+    ).deliver_due()
     assert report.sent == 1
     text = out.getvalue()
     assert "envoy-visit title" in text and "Witkoff flew to Moscow." in text
@@ -184,8 +205,16 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
 
 def test_the_payload_is_plain_json() -> None:
     match = Match(rule_id="r", title="t", evidence=("e",), values={"to": "2026-06"})
-    article = Article(url="u", canonical_url="u", feed="f", title="T", text="Lead. More.",
-                      published=None, fetched_at=T0, content_hash="h")
+    article = Article(
+        url="u",
+        canonical_url="u",
+        feed="f",
+        title="T",
+        text="Lead. More.",
+        published=None,
+        fetched_at=T0,
+        content_hash="h",
+    )
     payload = build_payload(match, article, alert_id="a", created_at=T0)
     assert json.loads(json.dumps(payload)) == payload
     assert payload["values"] == {"to": "2026-06"} and payload["article"]["published"] is None

@@ -14,8 +14,14 @@ T0 = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
 
 def make_article(url: str = "https://news.example/a", text_: str = "Body.") -> Article:
     return Article(
-        url=url, canonical_url=url, feed="wire", title="Title", text=text_,
-        published=T0, fetched_at=T0, content_hash="h-" + text_,
+        url=url,
+        canonical_url=url,
+        feed="wire",
+        title="Title",
+        text=text_,
+        published=T0,
+        fetched_at=T0,
+        content_hash="h-" + text_,
     )
 
 
@@ -35,8 +41,15 @@ def test_sync_feeds_creates_rows_and_a_new_url_starts_afresh(store: Store) -> No
     ids = store.sync_feeds([("wire", "https://a.example/rss")], T0)
     feed_id = ids["wire"]
     store.record_poll(
-        feed_id, owner="r1", started=T0, finished=T0, status="parsed", http_status=200,
-        items_new=0, next_poll_at=T0, validators=('"e1"', "lm", "hash"),
+        feed_id,
+        owner="r1",
+        started=T0,
+        finished=T0,
+        status="parsed",
+        http_status=200,
+        items_new=0,
+        next_poll_at=T0,
+        validators=('"e1"', "lm", "hash"),
     )
     assert store.feed("wire").baseline_done  # type: ignore[union-attr]
     assert store.sync_feeds([("wire", "https://a.example/rss")], T0) == {"wire": feed_id}
@@ -60,8 +73,15 @@ def test_a_leased_feed_is_not_claimed_by_another_replica_until_the_lease_expires
 def test_a_feed_is_not_claimed_before_its_next_poll(store: Store) -> None:
     feed_id = store.sync_feeds([("wire", "https://a.example/rss")], T0)["wire"]
     store.record_poll(
-        feed_id, owner="r1", started=T0, finished=T0, status="failed", http_status=500,
-        items_new=0, next_poll_at=T0 + timedelta(minutes=10), error="HTTP 500",
+        feed_id,
+        owner="r1",
+        started=T0,
+        finished=T0,
+        status="failed",
+        http_status=500,
+        items_new=0,
+        next_poll_at=T0 + timedelta(minutes=10),
+        error="HTTP 500",
     )
     assert store.claim_feed("wire", "r1", T0 + timedelta(minutes=5), timedelta(minutes=1)) is None
     row = store.claim_feed("wire", "r1", T0 + timedelta(minutes=11), timedelta(minutes=1))
@@ -73,13 +93,26 @@ def test_failures_count_up_and_a_success_resets_them(store: Store) -> None:
     feed_id = store.sync_feeds([("wire", "https://a.example/rss")], T0)["wire"]
     for _ in range(3):
         store.record_poll(
-            feed_id, owner="r1", started=T0, finished=T0, status="failed", http_status=None,
-            items_new=0, next_poll_at=T0, error="timeout",
+            feed_id,
+            owner="r1",
+            started=T0,
+            finished=T0,
+            status="failed",
+            http_status=None,
+            items_new=0,
+            next_poll_at=T0,
+            error="timeout",
         )
     assert store.feed("wire").consecutive_failures == 3  # type: ignore[union-attr]
     store.record_poll(
-        feed_id, owner="r1", started=T0, finished=T0, status="not_modified", http_status=304,
-        items_new=0, next_poll_at=T0,
+        feed_id,
+        owner="r1",
+        started=T0,
+        finished=T0,
+        status="not_modified",
+        http_status=304,
+        items_new=0,
+        next_poll_at=T0,
     )
     row = store.feed("wire")
     assert row is not None
@@ -90,8 +123,12 @@ def test_failures_count_up_and_a_success_resets_them(store: Store) -> None:
 def test_article_matches_and_outbox_rows_are_written_together(store: Store) -> None:
     feed_id = store.sync_feeds([("wire", "https://a.example/rss")], T0)["wire"]
     article_id = store.store_article(
-        make_article(), feed_id=feed_id, baseline=False, duplicate_of=None,
-        alerts=[alert_for("envoy-visit", ("chat", "console"))], now=T0,
+        make_article(),
+        feed_id=feed_id,
+        baseline=False,
+        duplicate_of=None,
+        alerts=[alert_for("envoy-visit", ("chat", "console"))],
+        now=T0,
     )
     assert article_id is not None
     assert store.count("matches") == 1
@@ -103,12 +140,20 @@ def test_article_matches_and_outbox_rows_are_written_together(store: Store) -> N
 
 def test_the_same_canonical_url_is_stored_once_and_the_loser_writes_nothing(store: Store) -> None:
     first = store.store_article(
-        make_article(), feed_id=None, baseline=False, duplicate_of=None,
-        alerts=[alert_for("r")], now=T0,
+        make_article(),
+        feed_id=None,
+        baseline=False,
+        duplicate_of=None,
+        alerts=[alert_for("r")],
+        now=T0,
     )
     second = store.store_article(
-        make_article(text_="Other body."), feed_id=None, baseline=False, duplicate_of=None,
-        alerts=[alert_for("r")], now=T0,
+        make_article(text_="Other body."),
+        feed_id=None,
+        baseline=False,
+        duplicate_of=None,
+        alerts=[alert_for("r")],
+        now=T0,
     )
     assert first is not None and second is None
     assert (store.count("articles"), store.count("matches"), store.count("outbox")) == (1, 1, 1)
@@ -119,12 +164,20 @@ def test_the_same_canonical_url_is_stored_once_and_the_loser_writes_nothing(stor
 
 def test_original_by_hash_finds_the_first_non_duplicate(store: Store) -> None:
     a = store.store_article(
-        make_article("https://x.example/1"), feed_id=None, baseline=False, duplicate_of=None,
-        alerts=[], now=T0,
+        make_article("https://x.example/1"),
+        feed_id=None,
+        baseline=False,
+        duplicate_of=None,
+        alerts=[],
+        now=T0,
     )
     store.store_article(
-        make_article("https://x.example/2"), feed_id=None, baseline=False, duplicate_of=a,
-        alerts=[], now=T0,
+        make_article("https://x.example/2"),
+        feed_id=None,
+        baseline=False,
+        duplicate_of=a,
+        alerts=[],
+        now=T0,
     )
     assert store.original_by_hash("h-Body.") == a
     assert store.original_by_hash("h-none") is None
@@ -132,8 +185,12 @@ def test_original_by_hash_finds_the_first_non_duplicate(store: Store) -> None:
 
 def test_outbox_claims_are_leased_and_finished_states_stick(store: Store) -> None:
     store.store_article(
-        make_article(), feed_id=None, baseline=False, duplicate_of=None,
-        alerts=[alert_for("a"), alert_for("b")], now=T0,
+        make_article(),
+        feed_id=None,
+        baseline=False,
+        duplicate_of=None,
+        alerts=[alert_for("a"), alert_for("b")],
+        now=T0,
     )
     lease = timedelta(seconds=30)
     claimed = store.claim_due(T0, "r1", lease)
@@ -152,8 +209,12 @@ def test_outbox_claims_are_leased_and_finished_states_stick(store: Store) -> Non
 
 def test_an_expired_outbox_lease_is_taken_over(store: Store) -> None:
     store.store_article(
-        make_article(), feed_id=None, baseline=False, duplicate_of=None,
-        alerts=[alert_for("a")], now=T0,
+        make_article(),
+        feed_id=None,
+        baseline=False,
+        duplicate_of=None,
+        alerts=[alert_for("a")],
+        now=T0,
     )
     lease = timedelta(seconds=30)
     first = store.claim_due(T0, "r1", lease)
@@ -167,8 +228,14 @@ def test_datetimes_come_back_aware_utc(store: Store) -> None:
     assert row is not None
     feed_id = row.id
     store.record_poll(
-        feed_id, owner="r1", started=T0, finished=T0, status="parsed", http_status=200,
-        items_new=0, next_poll_at=T0 + timedelta(minutes=15),
+        feed_id,
+        owner="r1",
+        started=T0,
+        finished=T0,
+        status="parsed",
+        http_status=200,
+        items_new=0,
+        next_poll_at=T0 + timedelta(minutes=15),
     )
     polled = store.feed("wire")
     assert polled is not None and polled.next_poll_at == T0 + timedelta(minutes=15)

@@ -26,7 +26,9 @@ class RetryPolicy:
 
     def delay(self, attempts: int, retry_after: float | None = None) -> timedelta:
         """The wait before attempt number `attempts + 1`; Retry-After wins when it is longer."""
-        seconds = min(self.cap.total_seconds(), self.base.total_seconds() * 2 ** max(0, attempts - 1))
+        seconds = min(
+            self.cap.total_seconds(), self.base.total_seconds() * 2 ** max(0, attempts - 1)
+        )
         seconds *= 1 + random.uniform(-self.jitter, self.jitter)
         if retry_after is not None:
             seconds = max(seconds, retry_after)
@@ -93,12 +95,15 @@ class Deliverer:
                     retried += 1
                     # Keep this target's order: the rest waits for the one that failed.
                     for later in batch[i + 1 :]:
-                        await self._retry(later, "waiting for an earlier alert", now,
-                                          exc.retry_after, count=False)
+                        await self._retry(
+                            later, "waiting for an earlier alert", now, exc.retry_after, count=False
+                        )
                     break
                 await self.store.call(self.store.mark_dead, row.delivery_id, exc.detail)
-                log.error("delivery.dead", extra={"target": name, "delivery_id": row.delivery_id,
-                                                  "error": exc.detail})
+                log.error(
+                    "delivery.dead",
+                    extra={"target": name, "delivery_id": row.delivery_id, "error": exc.detail},
+                )
                 dead += 1
                 continue
             except Exception as exc:  # a bug in one target must not stop delivery
@@ -107,20 +112,34 @@ class Deliverer:
                 retried += 1
                 break
             await self.store.call(self.store.mark_sent, row.delivery_id, self.now())
-            log.info("delivery.sent", extra={"target": name, "delivery_id": row.delivery_id,
-                                              "rule": row.rule_id})
+            log.info(
+                "delivery.sent",
+                extra={"target": name, "delivery_id": row.delivery_id, "rule": row.rule_id},
+            )
             sent += 1
         return DeliveryReport(sent=sent, retried=retried, dead=dead)
 
     async def _retry(
-        self, row: OutboxRow, error: str, now: datetime, retry_after: float | None,
-        *, count: bool = True,
+        self,
+        row: OutboxRow,
+        error: str,
+        now: datetime,
+        retry_after: float | None,
+        *,
+        count: bool = True,
     ) -> None:
         attempts = row.attempts + 1 if count else max(1, row.attempts)
         when = now + self.policy.delay(attempts, retry_after)
         if count:
-            log.warning("delivery.retry", extra={"target": row.target, "error": error,
-                                                 "attempt": attempts, "next": when.isoformat()})
+            log.warning(
+                "delivery.retry",
+                extra={
+                    "target": row.target,
+                    "error": error,
+                    "attempt": attempts,
+                    "next": when.isoformat(),
+                },
+            )
             await self.store.call(self.store.mark_retry, row.delivery_id, error, when)
         else:
             await self.store.call(self.store.postpone, row.delivery_id, when)

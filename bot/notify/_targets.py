@@ -46,10 +46,18 @@ class ConsoleTarget:
 
     async def send(self, payload: JSON, *, delivery_id: str, now: datetime) -> None:
         article = payload.get("article", {})
+        severity, title, rule = (
+            payload.get("severity", "info"),
+            payload.get("title"),
+            payload.get("rule"),
+        )
+        source = " ".join(
+            str(article.get(k) or "") for k in ("outlet", "published", "url") if article.get(k)
+        )
         lines = [
-            f"[{payload.get('severity', 'info')}] {payload.get('title', '')}  ({payload.get('rule')})",
+            f"[{severity}] {title}  ({rule})",
             *(f"  > {e}" for e in payload.get("evidence", [])),
-            f"  {article.get('outlet', '')} {article.get('published') or ''}  {article.get('url', '')}",
+            f"  {source}",
         ]
         self.stream.write("\n".join(lines) + "\n")
         self.stream.flush()

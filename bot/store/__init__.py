@@ -4,4 +4,13 @@ from bot.store._engine import make_engine
 from bot.store._migrations import MIGRATIONS, migrate
 from bot.store._store import FeedRow, NewAlert, OutboxRow, Store, new_id
 
-__all__ = ["MIGRATIONS", "FeedRow", "NewAlert", "OutboxRow", "Store", "make_engine", "migrate", "new_id"]
+__all__ = [
+    "MIGRATIONS",
+    "FeedRow",
+    "NewAlert",
+    "OutboxRow",
+    "Store",
+    "make_engine",
+    "migrate",
+    "new_id",
+]

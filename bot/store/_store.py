@@ -131,10 +131,17 @@ class Store:
                     select(feeds.c.id, feeds.c.url).where(feeds.c.name == name)
                 ).first()
                 if row is None:
-                    stmt = self._insert(feeds).values(
-                        name=name, url=url, created_at=now, baseline_done=False,
-                        consecutive_failures=0,
-                    ).on_conflict_do_nothing(index_elements=["name"])
+                    stmt = (
+                        self._insert(feeds)
+                        .values(
+                            name=name,
+                            url=url,
+                            created_at=now,
+                            baseline_done=False,
+                            consecutive_failures=0,
+                        )
+                        .on_conflict_do_nothing(index_elements=["name"])
+                    )
                     conn.execute(stmt)
                     ids[name] = conn.execute(
                         select(feeds.c.id).where(feeds.c.name == name)
@@ -143,9 +150,16 @@ class Store:
                 ids[name] = row.id
                 if row.url != url:
                     conn.execute(
-                        update(feeds).where(feeds.c.id == row.id).values(
-                            url=url, etag=None, last_modified=None, body_hash=None,
-                            baseline_done=False, consecutive_failures=0, next_poll_at=None,
+                        update(feeds)
+                        .where(feeds.c.id == row.id)
+                        .values(
+                            url=url,
+                            etag=None,
+                            last_modified=None,
+                            body_hash=None,
+                            baseline_done=False,
+                            consecutive_failures=0,
+                            next_poll_at=None,
                             last_error=None,
                         )
                     )
@@ -164,7 +178,7 @@ class Store:
     def claim_feed(
         self, name: str, owner: str, now: datetime, lease: timedelta, *, force: bool = False
     ) -> FeedRow | None:
-        """Take the poll lease of a due feed; None when it is not due or another replica holds it."""
+        """Take the poll lease of a due feed; None when not due or another replica holds it."""
         cond = and_(
             feeds.c.name == name,
             or_(
@@ -225,15 +239,19 @@ class Store:
                     etag=validators[0], last_modified=validators[1], body_hash=validators[2]
                 )
         else:
-            values.update(
-                last_error=error, consecutive_failures=feeds.c.consecutive_failures + 1
-            )
+            values.update(last_error=error, consecutive_failures=feeds.c.consecutive_failures + 1)
         with self._write() as conn:
             conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
             conn.execute(
                 insert(feed_polls).values(
-                    feed_id=feed_id, replica=owner, started_at=started, finished_at=finished,
-                    status=status, http_status=http_status, items_new=items_new, error=error,
+                    feed_id=feed_id,
+                    replica=owner,
+                    started_at=started,
+                    finished_at=finished,
+                    status=status,
+                    http_status=http_status,
+                    items_new=items_new,
+                    error=error,
                 )
             )
 
@@ -288,12 +306,20 @@ class Store:
             stmt = (
                 self._insert(articles)
                 .values(
-                    canonical_url=article.canonical_url, url=article.url, feed_id=feed_id,
-                    guid=article.guid, title=article.title, text=article.text,
-                    published_at=article.published, fetched_at=article.fetched_at,
-                    author=article.author, site_name=article.site_name,
-                    language=article.language, extraction=article.extraction,
-                    content_hash=article.content_hash, duplicate_of=duplicate_of,
+                    canonical_url=article.canonical_url,
+                    url=article.url,
+                    feed_id=feed_id,
+                    guid=article.guid,
+                    title=article.title,
+                    text=article.text,
+                    published_at=article.published,
+                    fetched_at=article.fetched_at,
+                    author=article.author,
+                    site_name=article.site_name,
+                    language=article.language,
+                    extraction=article.extraction,
+                    content_hash=article.content_hash,
+                    duplicate_of=duplicate_of,
                     baseline=baseline,
                 )
                 .on_conflict_do_nothing(index_elements=["canonical_url"])
@@ -307,18 +333,29 @@ class Store:
                 match_id = conn.execute(
                     insert(matches)
                     .values(
-                        article_id=article_id, rule_id=m.rule_id, alert_id=alert.alert_id,
-                        title=m.title, severity=m.severity, values=m.values,
-                        evidence=list(m.evidence), created_at=now,
+                        article_id=article_id,
+                        rule_id=m.rule_id,
+                        alert_id=alert.alert_id,
+                        title=m.title,
+                        severity=m.severity,
+                        values=m.values,
+                        evidence=list(m.evidence),
+                        created_at=now,
                     )
                     .returning(matches.c.id)
                 ).scalar_one()
                 for target in alert.targets:
                     conn.execute(
                         insert(outbox).values(
-                            delivery_id=new_id(), match_id=match_id, target=target,
-                            rule_id=m.rule_id, payload=alert.payload, state="pending",
-                            attempts=0, next_attempt_at=now, created_at=now,
+                            delivery_id=new_id(),
+                            match_id=match_id,
+                            target=target,
+                            rule_id=m.rule_id,
+                            payload=alert.payload,
+                            state="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
                         )
                     )
             return int(article_id)
@@ -330,7 +367,9 @@ class Store:
 
     def list_articles(self) -> list[dict[str, Any]]:
         with self._read() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(articles).order_by(articles.c.id))]
+            return [
+                dict(r._mapping) for r in conn.execute(select(articles).order_by(articles.c.id))
+            ]
 
     def count(self, table: str) -> int:
         tbl = {"articles": articles, "matches": matches, "outbox": outbox, "feeds": feeds}[table]
@@ -368,7 +407,9 @@ class Store:
         self._finish(delivery_id, state="sent", sent_at=now, last_error=None)
 
     def mark_retry(self, delivery_id: str, error: str, next_attempt_at: datetime) -> None:
-        self._finish(delivery_id, state="pending", last_error=error, next_attempt_at=next_attempt_at)
+        self._finish(
+            delivery_id, state="pending", last_error=error, next_attempt_at=next_attempt_at
+        )
 
     def mark_dead(self, delivery_id: str, error: str) -> None:
         self._finish(delivery_id, state="dead", last_error=error)

@@ -1,0 +1,27 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    BOT_RULES_DIR=/app/rules \
+    BOT_STATE_DIR=/app/state \
+    BOT_DB_URL=sqlite:////app/state/bot.db \
+    BOT_HTTP_PORT=8080
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+RUN pip install . \
+ && useradd --create-home --uid 10001 bot \
+ && mkdir -p /app/state \
+ && chown bot:bot /app/state
+COPY rules ./rules
+
+USER bot
+VOLUME ["/app/state"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["bot"]
+CMD ["run"]

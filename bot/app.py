@@ -1,0 +1,258 @@
+"""Wiring: build the stages from settings and configuration, run them, replay a corpus."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.config import Config, Settings, TargetConfig, load_config
+from bot.extract import Extractor
+from bot.logs import register_secret
+from bot.models import Match
+from bot.net import Http, NetSettings
+from bot.notify import ConsoleTarget, Deliverer, Target, WebhookTarget
+from bot.pipeline import FeedSpec, Pipeline
+from bot.rules import RuleSet
+from bot.scheduler import BotScheduler
+from bot.store import Store
+from bot.web import StatusServer
+
+log = logging.getLogger("bot.app")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def feed_specs(config: Config, settings: Settings) -> list[FeedSpec]:
+    return [
+        FeedSpec(
+            name=f.name,
+            url=f.url,
+            interval=f.interval,
+            backfill=f.backfill if f.backfill is not None else settings.backfill,
+        )
+        for f in config.feeds
+        if f.enabled
+    ]
+
+
+def build_targets(
+    configs: Sequence[TargetConfig],
+    http: Http,
+    *,
+    stream: TextIO | None = None,
+    debug: bool = False,
+) -> dict[str, Target]:
+    """One Target per configured target; with `debug` every target prints instead of sending."""
+    out = stream or sys.stdout
+    targets: dict[str, Target] = {}
+    for cfg in configs:
+        if debug or cfg.type == "console":
+            targets[cfg.name] = ConsoleTarget(cfg.name, out)
+            continue
+        url = cfg.url.get_secret_value()
+        secret = cfg.secret.get_secret_value() if cfg.secret is not None else None
+        register_secret(url)
+        register_secret(secret)
+        targets[cfg.name] = WebhookTarget(
+            cfg.name,
+            url,
+            http,
+            secret=secret or None,
+            timeout=cfg.timeout.total_seconds(),
+            headers=dict(cfg.headers),
+        )
+    return targets
+
+
+@dataclass
+class Bot:
+    """Every long-lived part of a running bot, built once and closed once."""
+
+    settings: Settings
+    config: Config
+    store: Store
+    http: Http
+    extractor: Extractor
+    pipeline: Pipeline
+    deliverer: Deliverer
+    feeds: list[FeedSpec]
+    _closers: list[Callable[[], Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        config: Config,
+        *,
+        now: Callable[[], datetime] = utc_now,
+        targets: Mapping[str, Target] | None = None,
+        route: Callable[[Match], tuple[str, ...]] | None = None,
+        debug: bool = False,
+        net: NetSettings | None = None,
+    ) -> Bot:
+        store = Store.open(settings.db_url)
+        http = Http(net or NetSettings(allow=tuple(settings.net_allow)))
+        extractor = Extractor(settings.workers)
+        built = (
+            dict(targets)
+            if targets is not None
+            else build_targets(config.targets, http, debug=debug)
+        )
+        pipeline = Pipeline(
+            store=store,
+            http=http,
+            extractor=extractor,
+            rules=RuleSet.compile(config.rules),
+            target_names=tuple(built),
+            owner=settings.replica_id,
+            now=now,
+            route=route,
+        )
+        deliverer = Deliverer(store, built, owner=settings.replica_id, now=now)
+        feeds = feed_specs(config, settings)
+        store.sync_feeds([(f.name, f.url) for f in feeds], now())
+        return cls(settings, config, store, http, extractor, pipeline, deliverer, feeds)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        self.extractor.close()
+        await self.store.call(self.store.release_feeds, self.settings.replica_id)
+        self.store.close()
+
+
+async def run_bot(
+    settings: Settings, env: Mapping[str, str], *, debug: bool = False, once: bool = False
+) -> None:
+    """`bot run`: poll on schedule and deliver until SIGTERM or SIGINT."""
+    config = load_config(Path(settings.rules_dir), env)
+    bot = Bot.build(settings, config, debug=debug)
+    log.info(
+        "bot.starting",
+        extra={
+            "feeds": len(bot.feeds),
+            "rules": len(config.rules),
+            "targets": len(config.targets),
+            "db": bot.store.dialect,
+            "replica": settings.replica_id,
+        },
+    )
+    try:
+        if once:
+            await asyncio.gather(*(bot.pipeline.poll(f, force=True) for f in bot.feeds))
+            await bot.deliverer.deliver_due()
+            return
+        scheduler = BotScheduler(
+            bot.pipeline, bot.deliverer, bot.feeds, delivery_interval=settings.delivery_interval
+        )
+        web = None
+        if settings.http_port:
+            web = StatusServer(
+                bot.store, lambda: scheduler.running, settings.http_host, settings.http_port
+            )
+            await web.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        scheduler.start()
+        await stop.wait()
+        log.info("bot.stopping")
+        await scheduler.stop()
+        if web is not None:
+            await web.stop()
+    finally:
+        await bot.aclose()
+        log.info("bot.stopped")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    articles: int
+    stored: int
+    alerts: list[dict[str, Any]]
+
+
+async def replay(
+    corpus: Path,
+    rules_dir: Path,
+    *,
+    alerts_out: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplayReport:
+    """Serve `corpus` on loopback in publication order and run the real pipeline against it.
+
+    State lives in a throwaway SQLite file; every alert goes to a loopback webhook receiver,
+    and what it received is written to `alerts_out`, one JSON object per line.
+    """
+    from bot.replay import AlertReceiver, ReplayClock, ReplayServer, load_corpus
+
+    env = dict(os.environ if env is None else env)
+    articles = load_corpus(corpus)
+    config = load_config(rules_dir, env)
+    if not articles:
+        return ReplayReport(0, 0, [])
+    clock = ReplayClock(articles[0].published - timedelta(hours=1))
+    with tempfile.TemporaryDirectory(prefix="bot-replay-") as tmp:
+        settings = Settings.from_env(
+            {
+                **env,
+                "BOT_DB_URL": f"sqlite:///{Path(tmp) / 'replay.db'}",
+                "BOT_WORKERS": str(workers),
+                "BOT_REPLICA_ID": "replay",
+            }
+        )
+        async with ReplayServer(articles, clock) as server, AlertReceiver() as receiver:
+            net = NetSettings(allow=("127.0.0.1",))
+            http_for_targets = Http(net)
+            targets: dict[str, Target] = {
+                "replay": WebhookTarget("replay", receiver.url, http_for_targets)
+            }
+            replay_config = config.with_feeds([])
+            bot = Bot.build(
+                settings,
+                replay_config,
+                now=clock.now,
+                targets=targets,
+                route=lambda _m: ("replay",),
+                net=net,
+            )
+            specs = {
+                outlet: FeedSpec(
+                    outlet, server.feed_url(outlet), timedelta(minutes=15), settings.backfill
+                )
+                for outlet in server.outlets
+            }
+            try:
+                bot.store.sync_feeds([(s.name, s.url) for s in specs.values()], clock.now())
+                for spec in specs.values():  # the first poll of a new feed: an empty baseline
+                    await bot.pipeline.poll(spec, force=True)
+                for i, article in enumerate(articles, 1):
+                    clock.advance_to(article.published)
+                    await bot.pipeline.poll(specs[article.outlet], force=True)
+                    await bot.deliverer.deliver_due()
+                    if progress is not None:
+                        progress(i, len(articles))
+                stored = await bot.store.call(bot.store.count, "articles")
+            finally:
+                await bot.aclose()
+                await http_for_targets.aclose()
+            alerts = [r.json for r in receiver.delivered if r.json is not None]
+    if alerts_out is not None:
+        with alerts_out.open("w", encoding="utf-8") as fh:
+            for alert in alerts:
+                fh.write(json.dumps(alert, ensure_ascii=False) + "\n")
+    return ReplayReport(len(articles), stored, alerts)

@@ -1,0 +1,205 @@
+"""The `bot` command: a thin layer over the library; errors become one-line messages."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from bot.config import Settings, check, load_config
+from bot.errors import BotError, ConfigError
+from bot.logs import setup_logging
+
+err = Console(stderr=True)
+
+
+def _settings(rules: Path | None) -> Settings:
+    env = dict(os.environ)
+    if rules is not None:
+        env["BOT_RULES_DIR"] = str(rules)
+    return Settings.from_env(env)
+
+
+rules_option = click.option(
+    "--rules",
+    "rules",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Rules directory (feeds.yaml, targets.yaml, one file per rule). "
+    "Default: $BOT_RULES_DIR or rules/.",
+)
+
+
+@click.group()
+@click.version_option(package_name="newsbot")
+def cli() -> None:
+    """Self-hosted news monitor: polls feeds, matches rules, posts alerts to chat."""
+
+
+@cli.command()
+@rules_option
+@click.option("--debug", is_flag=True, help="Print alerts on the console instead of sending them.")
+@click.option("--once", is_flag=True, help="Poll every feed once, deliver, and exit.")
+def run(rules: Path | None, debug: bool, once: bool) -> None:
+    """Run the bot until SIGTERM or Ctrl-C."""
+    from bot.app import run_bot
+
+    settings = _settings(rules)
+    setup_logging(settings.log_level, settings.log_format)
+    asyncio.run(run_bot(settings, os.environ, debug=debug, once=once))
+
+
+@cli.command(name="check")
+@rules_option
+def check_cmd(rules: Path | None) -> None:
+    """Validate every YAML file without touching the network or the database."""
+    settings = _settings(rules)
+    rules_dir = Path(settings.rules_dir)
+    problems = check(rules_dir, os.environ)
+    if problems:
+        raise ConfigError(problems)
+    config = load_config(rules_dir, os.environ)
+    click.echo(
+        f"OK: {rules_dir}: {len(config.feeds)} feeds, {len(config.targets)} targets, "
+        f"{len(config.rules)} rules"
+    )
+
+
+@cli.command(name="replay")
+@click.argument("corpus", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@rules_option
+@click.option(
+    "--alerts-out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write every delivered alert (the generic webhook JSON) here, one per line.",
+)
+@click.option("--workers", type=int, default=2, show_default=True, help="Extraction processes.")
+def replay_cmd(corpus: Path, rules: Path | None, alerts_out: Path | None, workers: int) -> None:
+    """Replay a JSONL corpus through the real pipeline on loopback; sends nothing outside."""
+    from bot.app import replay
+
+    settings = _settings(rules)
+    setup_logging("WARNING", settings.log_format)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("replaying", total=None)
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = asyncio.run(
+            replay(
+                corpus,
+                Path(settings.rules_dir),
+                alerts_out=alerts_out,
+                workers=workers,
+                progress=step,
+            )
+        )
+    for alert in report.alerts:
+        click.echo(f"{alert.get('rule')}: {alert.get('title')}  <{alert['article']['url']}>")
+    click.echo(
+        f"{report.articles} articles, {report.stored} stored, {len(report.alerts)} alerts"
+        + (f" -> {alerts_out}" if alerts_out else "")
+    )
+
+
+@cli.group(name="alerts", invoke_without_command=True)
+@click.option("--state", type=click.Choice(["pending", "sent", "dead"]), help="Only this state.")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.pass_context
+def alerts_cmd(ctx: click.Context, state: str | None, limit: int) -> None:
+    """List recent alerts with their delivery state."""
+    if ctx.invoked_subcommand is not None:
+        return
+    store = _store()
+    try:
+        rows = store.list_outbox(state=state, limit=limit)
+    finally:
+        store.close()
+    table = Table("delivery id", "target", "rule", "state", "attempts", "created", "error")
+    for r in rows:
+        table.add_row(
+            r.delivery_id,
+            r.target,
+            r.rule_id,
+            r.state,
+            str(r.attempts),
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            (r.last_error or "")[:60],
+        )
+    Console().print(table)
+
+
+@alerts_cmd.command(name="retry")
+@click.argument("delivery_id")
+def alerts_retry(delivery_id: str) -> None:
+    """Queue a pending or dead delivery to be sent again now."""
+    store = _store()
+    try:
+        if not store.retry_now(delivery_id, datetime.now(UTC)):
+            raise BotError(f"no unsent delivery with id {delivery_id}")
+    finally:
+        store.close()
+    click.echo(f"queued {delivery_id}")
+
+
+@cli.group(name="feeds")
+def feeds_cmd() -> None:
+    """Inspect the feeds the bot polls."""
+
+
+@feeds_cmd.command(name="list")
+def feeds_list() -> None:
+    """Each stored feed with its last poll, status and failures."""
+    store = _store()
+    try:
+        rows = store.list_feeds()
+    finally:
+        store.close()
+    table = Table("feed", "last poll", "status", "failures", "next poll", "error")
+    for f in rows:
+        table.add_row(
+            f.name,
+            f.last_polled_at.strftime("%Y-%m-%d %H:%M") if f.last_polled_at else "-",
+            f.last_status or "-",
+            str(f.consecutive_failures),
+            f.next_poll_at.strftime("%Y-%m-%d %H:%M") if f.next_poll_at else "-",
+            (f.last_error or "")[:60],
+        )
+    Console().print(table)
+
+
+def _store() -> Any:
+    from bot.store import Store
+
+    return Store.open(_settings(None).db_url)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"Error: {problem}", err=True)
+        sys.exit(2)
+    except BotError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""One feed's way through the stages: poll, fetch, extract, dedup, match, store with alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.dedup import canonical_url, content_hash
+from bot.errors import BotError
+from bot.extract import Extractor
+from bot.feeds import FeedValidators, PollResult, backoff_delay, poll_feed
+from bot.models import Article, Extracted, FeedItem, Match
+from bot.net import Http
+from bot.rules import RuleSet
+from bot.store import FeedRow, NewAlert, Store, new_id
+from bot.summarize import build_payload
+
+log = logging.getLogger("bot.pipeline")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """What the pipeline needs to know of a configured feed."""
+
+    name: str
+    url: str
+    interval: timedelta
+    backfill: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed: str
+    status: str
+    http_status: int | None = None
+    new_items: int = 0
+    stored: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    item: FeedItem
+    canonical: str
+    extracted: Extracted | None
+    final_url: str
+    error: str | None
+
+
+class Pipeline:
+    """Knows the order of the stages; each stage is a plain function or object passed in."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        http: Http,
+        extractor: Extractor,
+        rules: RuleSet,
+        target_names: Sequence[str],
+        owner: str,
+        now: Callable[[], datetime],
+        route: Callable[[Match], tuple[str, ...]] | None = None,
+        lease: timedelta = timedelta(minutes=5),
+        page_concurrency: int = 8,
+    ) -> None:
+        self.store = store
+        self.http = http
+        self.extractor = extractor
+        self.rules = rules
+        self.target_names = tuple(target_names)
+        self.owner = owner
+        self.now = now
+        self.route = route or self._route
+        self.lease = lease
+        self._pages = asyncio.Semaphore(page_concurrency)
+
+    def _route(self, match: Match) -> tuple[str, ...]:
+        """A rule's own targets, or every target when it names none."""
+        return match.targets or self.target_names
+
+    async def poll(self, feed: FeedSpec, *, force: bool = False) -> PollOutcome | None:
+        """Poll one feed if it is due and no other replica holds it; None when skipped."""
+        row = await self.store.call(
+            self.store.claim_feed, feed.name, self.owner, self.now(), self.lease, force=force
+        )
+        if row is None:
+            return None
+        started = self.now()
+        try:
+            result = await poll_feed(
+                self.http,
+                feed.name,
+                row.url,
+                FeedValidators(row.etag, row.last_modified, row.body_hash),
+            )
+            stored, alerts, new_items = await self._store_items(feed, row, result)
+        except Exception as exc:  # contained: one bad feed never stops the others
+            return await self._failed(feed, row, started, exc)
+        await self.store.call(
+            self.store.record_poll,
+            row.id,
+            owner=self.owner,
+            started=started,
+            finished=self.now(),
+            status=result.status,
+            http_status=result.http_status,
+            items_new=new_items,
+            next_poll_at=self.now() + feed.interval,
+            validators=(
+                result.validators.etag,
+                result.validators.last_modified,
+                result.validators.body_hash,
+            ),
+        )
+        outcome = PollOutcome(
+            feed.name, result.status, result.http_status, new_items, stored, alerts
+        )
+        log.info(
+            "feed.polled",
+            extra={
+                "feed": feed.name,
+                "status": result.status,
+                "http_status": result.http_status,
+                "new": new_items,
+                "stored": stored,
+                "alerts": alerts,
+                **({"warning": result.warning} if result.warning else {}),
+            },
+        )
+        return outcome
+
+    async def _failed(
+        self, feed: FeedSpec, row: FeedRow, started: datetime, exc: Exception
+    ) -> PollOutcome:
+        failures = row.consecutive_failures + 1
+        delay = backoff_delay(failures, base=feed.interval.total_seconds())
+        error = str(exc) if isinstance(exc, BotError) else f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, BotError):
+            log.warning(
+                "feed.failed",
+                extra={
+                    "feed": feed.name,
+                    "error": error,
+                    "failures": failures,
+                    "retry_in_s": round(delay),
+                },
+            )
+        else:
+            log.exception("feed.error", extra={"feed": feed.name, "failures": failures})
+        await self.store.call(
+            self.store.record_poll,
+            row.id,
+            owner=self.owner,
+            started=started,
+            finished=self.now(),
+            status="failed",
+            http_status=None,
+            items_new=0,
+            next_poll_at=self.now() + timedelta(seconds=delay),
+            error=error,
+        )
+        return PollOutcome(feed.name, "failed", error=error)
+
+    async def _store_items(
+        self, feed: FeedSpec, row: FeedRow, result: PollResult
+    ) -> tuple[int, int, int]:
+        if not result.items:
+            return 0, 0, 0
+        by_canonical: dict[str, FeedItem] = {}
+        for item in result.items:
+            by_canonical.setdefault(canonical_url(item.url), item)
+        known = await self.store.call(self.store.known_urls, list(by_canonical))
+        fresh = [(c, i) for c, i in by_canonical.items() if c not in known]
+        # Oldest first, so that what triggers compare against is what came before.
+        fresh.sort(key=lambda ci: (ci[1].published is None, ci[1].published or self.now()))
+        fetched = await asyncio.gather(*(self._fetch(c, i) for c, i in fresh))
+        stored = alerts = 0
+        baseline = not row.baseline_done
+        for page in fetched:
+            n_alerts = await self._store_one(feed, row.id, page, baseline)
+            if n_alerts is not None:
+                stored += 1
+                alerts += n_alerts
+        return stored, alerts, len(fresh)
+
+    async def _fetch(self, canonical: str, item: FeedItem) -> _Fetched:
+        async with self._pages:
+            try:
+                response = await self.http.get(item.url)
+                if not response.ok:
+                    raise BotError(f"HTTP {response.status} from {item.url}")
+                extracted = await self.extractor.extract(response.body, response.url)
+            except BotError as exc:
+                log.info("page.fallback", extra={"url": item.url, "error": str(exc)})
+                return _Fetched(item, canonical, None, item.url, str(exc))
+        return _Fetched(item, canonical, extracted, response.url, None)
+
+    def _article(self, feed: FeedSpec, page: _Fetched) -> Article:
+        item, ex = page.item, page.extracted
+        text = ex.text if ex else (item.summary or item.title)
+        return Article(
+            url=item.url,
+            canonical_url=page.canonical,
+            feed=feed.name,
+            title=item.title or (ex.title if ex else ""),
+            text=text,
+            published=item.published,
+            fetched_at=self.now(),
+            content_hash=content_hash(text),
+            extraction="page" if ex else "summary",
+            guid=item.guid,
+            author=ex.author if ex else "",
+            site_name=ex.site_name if ex else "",
+            language=ex.language if ex else "",
+        )
+
+    async def _store_one(
+        self, feed: FeedSpec, feed_id: int, page: _Fetched, baseline: bool
+    ) -> int | None:
+        article = self._article(feed, page)
+        now = self.now()
+        duplicate_of = await self.store.call(self.store.original_by_hash, article.content_hash)
+        in_backfill = article.published is not None and now - article.published <= feed.backfill
+        alerts: list[NewAlert] = []
+        if duplicate_of is None and (not baseline or in_backfill):
+            for match in self.rules.match(article.title, article.text):
+                alert_id = new_id()
+                alerts.append(
+                    NewAlert(
+                        match=match,
+                        alert_id=alert_id,
+                        targets=self.route(match),
+                        payload=build_payload(match, article, alert_id=alert_id, created_at=now),
+                    )
+                )
+        article_id = await self.store.call(
+            self.store.store_article,
+            article,
+            feed_id=feed_id,
+            baseline=baseline,
+            duplicate_of=duplicate_of,
+            alerts=alerts,
+            now=now,
+        )
+        if article_id is None:
+            return None
+        log.info(
+            "article.stored",
+            extra={
+                "feed": feed.name,
+                "article_id": article_id,
+                "url": article.url,
+                "extraction": article.extraction,
+                "duplicate_of": duplicate_of,
+                "baseline": baseline and not in_backfill,
+                "alerts": [a.match.rule_id for a in alerts],
+            },
+        )
+        return len(alerts)

@@ -1,0 +1,225 @@
+"""Text for matching: position-keeping case folding, whitespace normalization, sentence spans."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+__all__ = ["Normalized", "fold", "is_word_char", "normalize", "split_sentences"]
+
+
+class _FoldTable(dict[int, int]):
+    """A `str.translate` table lowering one character to exactly one character, filled lazily.
+
+    `'İ'.lower()` is two characters; keeping only the first (`i`) keeps every position in place.
+    A final sigma folds like any other sigma so that phrases and text agree.
+    """
+
+    def __missing__(self, code: int) -> int:
+        lowered = chr(code).lower()
+        folded = ord(lowered[0]) if lowered else code
+        if folded == 0x3C2:  # ς → σ
+            folded = 0x3C3
+        self[code] = folded
+        return folded
+
+
+_FOLD = _FoldTable()
+
+
+def fold(text: str) -> str:
+    """Lower-case `text` character by character; the result has the same length."""
+    return text.translate(_FOLD)
+
+
+def is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Folded text with every whitespace run made one space, and the way back to the original.
+
+    `starts[i]` is a position in `text` from which positions shift by `shifts[i]` more than
+    before it: original = position + shift.
+    """
+
+    text: str
+    starts: tuple[int, ...]
+    shifts: tuple[int, ...]
+
+    def original(self, position: int) -> int:
+        """The position in the original text of the character at `position` in `text`."""
+        i = bisect_right(self.starts, position)
+        return position + (self.shifts[i - 1] if i else 0)
+
+
+def normalize(text: str) -> Normalized:
+    folded = fold(text)
+    pieces: list[str] = []
+    starts: list[int] = []
+    shifts: list[int] = []
+    last = 0  # end of the previous whitespace run, in the original
+    shift = 0
+    for m in _WHITESPACE.finditer(folded):
+        start, end = m.span()
+        if end - start == 1 and folded[start] == " ":
+            continue
+        pieces.append(folded[last:start])
+        pieces.append(" ")
+        last = end
+        shift += end - start - 1
+        starts.append(end - shift)
+        shifts.append(shift)
+    pieces.append(folded[last:])
+    return Normalized("".join(pieces), tuple(starts), tuple(shifts))
+
+
+# Sentence splitting --------------------------------------------------------------------------
+
+# Words that end with a period without ending a sentence (case-sensitive: "no." ends one).
+ABBREVIATIONS = frozenset(
+    {
+        "Mr",
+        "Mrs",
+        "Ms",
+        "Mx",
+        "Dr",
+        "Prof",
+        "St",
+        "Mt",
+        "Ft",
+        "Gen",
+        "Sen",
+        "Rep",
+        "Gov",
+        "Lt",
+        "Col",
+        "Capt",
+        "Cmdr",
+        "Maj",
+        "Sgt",
+        "Adm",
+        "Brig",
+        "Pres",
+        "Amb",
+        "Rev",
+        "Hon",
+        "Jr",
+        "Sr",
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Sept",
+        "Oct",
+        "Nov",
+        "Dec",
+        "vs",
+        "approx",
+        "Ave",
+        "Blvd",
+    }
+)
+# These only before a number: "No. 10" goes on, "said No. Then" ends.
+NUMBER_ABBREVIATIONS = frozenset({"No", "Nos", "Vol", "Art", "Fig", "Para"})
+
+_TERMINAL = re.compile(r"[.!?…]+[\"'”’»)\]]*")
+_OPENERS = "\"'“‘«([¿¡"
+_WORD_BEFORE = re.compile(r"[\w.]+$")
+_INITIALISM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # U.S, e.g (without the final period)
+_NEWLINE_RUN = re.compile(r"[^\S\n]*\n\s*")
+
+
+def _ends_in_abbreviation(text: str, period: int, following: str) -> bool:
+    """Whether the `.` at `period` closes an abbreviation or an initial rather than a sentence.
+
+    `following` is the first character after the spaces that follow the period.
+    """
+    m = _WORD_BEFORE.search(text, max(0, period - 40), period)
+    if m is None:
+        return False
+    word = m.group().lstrip(".")
+    if not word:
+        return False
+    if word in ABBREVIATIONS or _INITIALISM.fullmatch(word):
+        return True
+    if word in NUMBER_ABBREVIATIONS:
+        return following.isdigit()
+    return len(word) == 1 and word.isupper()  # an initial: "J. Smith"
+
+
+def _starts_sentence(ch: str) -> bool:
+    return ch.isupper() or ch.istitle() or ch.isdigit() or ch in _OPENERS
+
+
+def _terminal_ends(text: str) -> list[int]:
+    """Ends of sentences closed by . ! ? (with any closing quotes or brackets after them)."""
+    ends: list[int] = []
+    n = len(text)
+    for m in _TERMINAL.finditer(text):
+        punct = m.group().rstrip("\"'”’»)]")
+        end = m.end()
+        rest = end
+        while rest < n and text[rest].isspace():
+            rest += 1
+        if "!" not in punct and "?" not in punct:
+            if punct != ".":
+                continue  # an ellipsis: a pause, not an end (unless a line or the text ends)
+            if _ends_in_abbreviation(text, m.start(), text[rest] if rest < n else ""):
+                continue
+        if rest == n or (rest > end and _starts_sentence(text[rest])):
+            ends.append(end)
+    return ends
+
+
+def _line_ends(text: str) -> list[int]:
+    """Ends of sentences closed by a line break.
+
+    A blank line always ends one. A single line break does too, unless the next line goes on in
+    lower case (hard-wrapped text) or the line ends with an abbreviation ("Mr.").
+    """
+    ends: list[int] = []
+    n = len(text)
+    for m in _NEWLINE_RUN.finditer(text):
+        start, end = m.span()
+        if end >= n or start == 0:
+            continue
+        if m.group().count("\n") == 1:
+            if text[end].islower():
+                continue
+            if text[start - 1] == "." and _ends_in_abbreviation(text, start - 1, text[end]):
+                continue
+        ends.append(start)
+    return ends
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """The (start, end) span of each sentence of `text`, in order, without surrounding spaces.
+
+    A sentence ends at . ! ? followed by a space and a capital, a quote or a digit (or by the end
+    of the text), and at line breaks (see `_line_ends`). A period does not end one after common
+    abbreviations (Mr., U.S., Nov., e.g.), single initials or inside numbers (3.5); an ellipsis
+    does not end one either unless a line or the text ends there.
+    """
+    bounds = sorted({*_terminal_ends(text), *_line_ends(text), len(text)})
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for end in bounds:
+        a, b = start, end
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            spans.append((a, b))
+        start = end
+    return spans

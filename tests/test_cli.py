@@ -1,0 +1,245 @@
+"""The `bot` command as a user runs it: a real subprocess, real files, real servers on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.replay import AlertReceiver, ReplayClock, ReplayServer, load_corpus
+from tests.helpers import write_rules
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bot_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bot", *args]
+
+
+def run_bot(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        bot_cmd(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=REPO,
+        check=False,
+    )
+
+
+def test_every_command_has_help_text() -> None:
+    from bot.cli import cli
+
+    def walk(cmd: object, path: str) -> Iterator[tuple[str, object]]:
+        yield path, cmd
+        for name, sub in getattr(cmd, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    for path, cmd in walk(cli, "bot"):
+        assert (getattr(cmd, "help", None) or "").strip(), f"{path} has no help text"
+
+
+def test_the_shipped_rules_directory_passes_check() -> None:
+    result = run_bot("check", "--rules", str(REPO / "rules"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK:")
+
+
+def test_check_names_the_file_and_line_of_an_unknown_key_and_of_a_bad_regex(tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path / "rules",
+        [("wire", "https://news.example/rss")],
+        rules={
+            "typo": "id: typo\nwhen:\n  any: [Kyiv]\nnotfiy: [console]\n",
+            "regex": "id: bad-regex\nwhen:\n  all:\n    - Kyiv\n    - regex: '(unclosed'\n",
+        },
+    )
+    result = run_bot("check", "--rules", str(rules))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert any(re.search(r"typo\.yaml:4: .*notfiy", line) for line in lines), result.stderr
+    assert any(re.search(r"regex\.yaml:5: .*regex", line) for line in lines), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def query(db: Path, sql: str) -> list[tuple[object, ...]]:
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:
+        return []  # not migrated yet
+    finally:
+        conn.close()
+
+
+class BackgroundLoop:
+    """An event loop in a thread, for servers a subprocess under test talks to."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: object, timeout: float = 30) -> object:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def bg() -> Iterator[BackgroundLoop]:
+    loop = BackgroundLoop()
+    yield loop
+    loop.close()
+
+
+def test_sigkill_between_match_and_delivery_delivers_once_after_restart(
+    seeds: Path, tmp_path: Path, bg: BackgroundLoop
+) -> None:
+    articles = load_corpus(seeds)
+    clock = ReplayClock(articles[0].published - timedelta(hours=1))
+    server = ReplayServer(articles, clock)
+    receiver = AlertReceiver()
+    bg.run(server.start())
+    bg.run(receiver.start())
+    try:
+        rules = write_rules(
+            tmp_path / "rules",
+            [(o, server.feed_url(o)) for o in server.outlets],
+            interval="1s",
+            webhook_url=receiver.url,
+        )
+        db = tmp_path / "bot.db"
+        env = {
+            **os.environ,
+            "BOT_DB_URL": f"sqlite:///{db}",
+            "BOT_RULES_DIR": str(rules),
+            "BOT_NET_ALLOW": "127.0.0.1",
+            "BOT_HTTP_PORT": "0",
+            "BOT_LOG_FORMAT": "json",
+            "BOT_DELIVERY_INTERVAL": "1s",
+            "BOT_WORKERS": "1",
+        }
+        receiver.respond_with(*([503] * 10_000))  # the chat service is down
+        first = subprocess.Popen(
+            bot_cmd("run"), env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            n_feeds = len(server.outlets)
+            wait_until(
+                lambda: len(query(db, "SELECT 1 FROM feeds WHERE baseline_done")) == n_feeds,
+                60,
+                "the baseline polls",
+            )
+            clock.advance_to(articles[-1].published)  # everything is published now
+            wait_until(
+                lambda: bool(query(db, "SELECT 1 FROM outbox WHERE attempts >= 1")),
+                90,
+                "a failed delivery attempt",
+            )
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        queued = query(db, "SELECT delivery_id FROM outbox")
+        assert queued and not query(db, "SELECT 1 FROM outbox WHERE state = 'sent'")
+        receiver.clear()  # the chat service is back
+        second = subprocess.Popen(
+            bot_cmd("run"),
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_until(
+                lambda: (
+                    len(query(db, "SELECT 1 FROM articles")) == len(articles)
+                    and not query(db, "SELECT 1 FROM outbox WHERE state != 'sent'")
+                ),
+                90,
+                "every article stored and every alert delivered",
+            )
+        finally:
+            second.send_signal(signal.SIGTERM)
+            _, stderr = second.communicate(timeout=30)
+        assert second.returncode == 0, stderr[-2000:]
+        delivered = [r.headers["webhook-id"] for r in receiver.delivered]
+        everything = [str(r[0]) for r in query(db, "SELECT delivery_id FROM outbox")]
+        assert sorted(delivered) == sorted(everything)  # each alert once
+        assert {str(r[0]) for r in queued} <= set(delivered)  # nothing queued before the kill lost
+    finally:
+        bg.run(server.stop())
+        bg.run(receiver.stop())
+
+
+def test_without_network_every_feed_failure_is_logged_and_the_bot_keeps_running(
+    tmp_path: Path,
+) -> None:
+    # The shipped feed list, with hosts under .invalid (RFC 6761: never resolves).
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    feeds_yaml = rules / "feeds.yaml"
+    feeds_yaml.write_text(
+        re.sub(r"url: https?://([^/\s]+)", r"url: https://\1.invalid", feeds_yaml.read_text()),
+        encoding="utf-8",
+    )
+    names = re.findall(r"- name: (\S+)", feeds_yaml.read_text())
+    env = {
+        **os.environ,
+        "BOT_DB_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "BOT_RULES_DIR": str(rules),
+        "BOT_HTTP_PORT": "0",
+        "BOT_LOG_FORMAT": "json",
+        "BOT_WORKERS": "1",
+    }
+    proc = subprocess.Popen(
+        bot_cmd("run"), env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    failed: set[str] = set()
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 60
+        while failed != set(names) and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            event = json.loads(line)
+            if event["event"] == "feed.failed":
+                assert event["feed"] in names and event["error"]
+                failed.add(event["feed"])
+        assert failed == set(names)
+        assert proc.poll() is None  # still running
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0

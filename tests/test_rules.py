@@ -1,0 +1,423 @@
+"""The rule engine: phrases, regexes and conditions over sentences, each rule isolated."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import ahocorasick
+import pytest
+
+from bot.config import RuleConfig
+from bot.models import Match
+from bot.rules import RuleSet, fold, normalize, split_sentences
+from bot.rules._compile import RegexNode
+
+
+def rule(
+    when: dict[str, Any], *, id: str = "r", scope: str = "sentence", **extra: Any
+) -> RuleConfig:
+    return RuleConfig.model_validate({"id": id, "when": when, "scope": scope, **extra})
+
+
+def matches(when: dict[str, Any], text: str, title: str = "", scope: str = "sentence") -> bool:
+    return bool(RuleSet.compile([rule(when, scope=scope)]).match(title, text))
+
+
+def evidence(
+    when: dict[str, Any], text: str, title: str = "", scope: str = "sentence"
+) -> tuple[str, ...]:
+    (m,) = RuleSet.compile([rule(when, scope=scope)]).match(title, text)
+    return m.evidence
+
+
+ENVOY = {
+    "all": [
+        {"any": ["Witkoff", "Kushner", "Driscoll"]},
+        {"any": ["Moscow", "Kyiv", "Abu Dhabi"]},
+        {"any": ["visit", "travel", "arrive in", {"regex": r"\bmeet(s|ing)? with\b"}]},
+    ],
+    "none": ["archive"],
+}
+
+
+# -- conditions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Witkoff will visit Moscow.", True),
+        ("Kushner is meeting with officials in Abu Dhabi.", True),
+        ("Witkoff will visit Berlin.", False),  # no place
+        ("Driscoll is in Kyiv.", False),  # no travel word
+        ("From the archive: Witkoff will visit Moscow.", False),  # none
+    ],
+)
+def test_any_all_none(text: str, expected: bool) -> None:
+    assert matches(ENVOY, text) is expected
+
+
+def test_any_holds_when_one_term_holds() -> None:
+    assert matches({"any": ["ceasefire", "truce"]}, "A truce was agreed.")
+    assert not matches({"any": ["ceasefire", "truce"]}, "Fighting went on.")
+
+
+def test_several_keys_must_all_hold() -> None:
+    when = {"any": ["plan"], "all": ["peace", "draft"], "none": ["rejected"]}
+    assert matches(when, "A draft peace plan circulated.")
+    assert not matches(when, "A draft peace deal circulated.")
+    assert not matches(when, "A draft peace plan was rejected.")
+
+
+def test_nested_conditions() -> None:
+    when = {"any": [{"all": ["Putin", "call"]}, {"all": ["Zelensky", "meeting"]}]}
+    assert matches(when, "Zelensky asked for a meeting.")
+    assert not matches(when, "Zelensky asked for a call.")
+
+
+def test_a_condition_of_only_none_holds_where_nothing_is_named() -> None:
+    assert matches({"none": ["sport"]}, "Talks resumed.")
+    assert not matches({"none": ["sport"]}, "Sport news.")
+
+
+# -- scope ---------------------------------------------------------------------------------------
+
+
+def test_sentence_scope_needs_every_term_in_one_sentence() -> None:
+    text = "Witkoff landed on Monday. Later he visited Moscow."
+    when = {"all": ["Witkoff", "Moscow"]}
+    assert not matches(when, text, scope="sentence")
+    assert matches(when, text, scope="article")
+
+
+def test_article_scope_evidence_is_the_first_sentence_of_each_term() -> None:
+    text = "Talks began. Witkoff landed on Monday. Witkoff rested. Moscow was cold. Moscow again."
+    assert evidence({"all": ["Witkoff", "Moscow"]}, text, scope="article") == (
+        "Witkoff landed on Monday.",
+        "Moscow was cold.",
+    )
+
+
+def test_article_scope_evidence_counts_regexes_and_skips_none_terms() -> None:
+    text = "One. A 28-point plan. Two. Nothing about archives here."
+    when = {"all": [{"regex": r"\b\d+-point\b"}, "plan"], "none": ["archive"]}
+    assert evidence(when, text, scope="article") == ("A 28-point plan.",)
+
+
+def test_article_scope_evidence_is_at_most_three_in_article_order() -> None:
+    text = "Delta came. Gamma came. Beta came. Alpha came."
+    when = {"any": ["Alpha", "Beta", "Gamma", "Delta"]}
+    assert evidence(when, text, scope="article") == ("Delta came.", "Gamma came.", "Beta came.")
+
+
+# -- phrases -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Shelling hit Kyiv overnight.", True),
+        ("Kyivstar, the mobile operator, went down.", False),
+        ("The Kyiv-based analyst said so.", True),
+        ("Kyiv's mayor spoke.", True),
+        ("AntiKyiv is not a word.", False),
+        ("Kyiv_2 is an identifier.", False),
+        ("Kyiv", True),
+    ],
+)
+def test_phrases_match_on_word_boundaries(text: str, expected: bool) -> None:
+    assert matches({"any": ["Kyiv"]}, text) is expected
+
+
+def test_phrases_ending_in_punctuation_need_no_boundary_there() -> None:
+    assert matches({"any": ["U.S."]}, "The U.S.-brokered plan.")
+    assert not matches({"any": ["U.S."]}, "The US plan.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Talks in ABU DHABI.",
+        "Talks in abu dhabi.",
+        "Talks in Abu   Dhabi.",
+        "Talks in Abu\tDhabi.",
+        "Talks in Abu\u00a0Dhabi.",
+    ],
+)
+def test_phrases_ignore_case_and_whitespace(text: str) -> None:
+    assert matches({"any": ["abu  dhabi"]}, text)
+
+
+def test_a_multi_word_phrase_matches_across_a_line_break() -> None:
+    text = "Witkoff will arrive\nin Moscow on Thursday."
+    assert evidence({"all": ["Witkoff", "arrive in", "Moscow"]}, text) == (
+        "Witkoff will arrive in Moscow on Thursday.",
+    )
+
+
+def test_case_folding_keeps_positions() -> None:
+    assert fold("İstanbul ΟΔΟΣ") == "istanbul οδοσ"
+    assert len(fold("İİİ Straße")) == len("İİİ Straße")
+    text = "İİİ İstanbul talks. Then Kyiv talks."
+    assert evidence({"any": ["istanbul"]}, text) == ("İİİ İstanbul talks.",)
+    assert evidence({"any": ["Kyiv"]}, text) == ("Then Kyiv talks.",)
+
+
+def test_normalize_maps_positions_back_to_the_original() -> None:
+    original = "A \n\t B  C\u00a0D"
+    n = normalize(original)
+    assert n.text == "a b c d"
+    assert [original[n.original(i)] for i in range(len(n.text))] == list("A B C\u00a0D")
+
+
+# -- regexes -------------------------------------------------------------------------------------
+
+
+def test_regex_terms_match_case_insensitively() -> None:
+    when = {"all": [{"regex": r"\b\d{1,2}-POINT\b"}, "plan"]}
+    assert matches(when, "A 28-point plan was presented.")
+    assert not matches(when, "A 128-point plan was presented.")
+    assert not matches(when, "A 28-point list. A plan.")
+
+
+class CountingPattern:
+    """Stands in for a compiled regex and counts the searches made with it."""
+
+    def __init__(self, pattern: str) -> None:
+        self.compiled = re.compile(pattern, re.IGNORECASE)
+        self.pattern = pattern
+        self.searched: list[str] = []
+
+    def search(self, text: str) -> re.Match[str] | None:
+        self.searched.append(text)
+        return self.compiled.search(text)
+
+
+def _regex_nodes(rules: RuleSet) -> list[RegexNode]:
+    found: list[RegexNode] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, RegexNode):
+            found.append(node)
+        for group in ("any_", "all_", "none_"):
+            for child in getattr(node, group, None) or ():
+                walk(child)
+
+    for compiled in rules.rules:
+        walk(compiled.root)
+    return found
+
+
+def test_regexes_run_only_on_sentences_the_phrases_allow() -> None:
+    rules = RuleSet.compile([rule({"all": ["Witkoff", {"regex": r"\bmeets?\b"}]})])
+    (node,) = _regex_nodes(rules)
+    counting = CountingPattern(node.pattern.pattern)
+    node.pattern = counting  # type: ignore[assignment]
+    text = "One. Two. Witkoff meets Putin. Three. Four meets five."
+    assert [m.evidence for m in rules.match("", text)] == [("Witkoff meets Putin.",)]
+    assert counting.searched == ["Witkoff meets Putin."]
+
+
+def test_a_regex_shared_by_rules_is_compiled_once() -> None:
+    rules = RuleSet.compile(
+        [rule({"any": [{"regex": "x+"}]}, id="a"), rule({"all": ["y", {"regex": "x+"}]}, id="b")]
+    )
+    a, b = _regex_nodes(rules)
+    assert a is b
+
+
+# -- the title -----------------------------------------------------------------------------------
+
+
+def test_the_title_is_a_sentence_of_its_own() -> None:
+    when = {"all": ["Witkoff", "Moscow"]}
+    assert evidence(when, "He left on Monday.", title="  Witkoff  heads to Moscow ") == (
+        "Witkoff heads to Moscow",
+    )
+    # A title without a full stop does not run into the text's first sentence.
+    assert not matches(when, "Moscow is cold.", title="Witkoff travels")
+    assert matches(when, "Moscow is cold.", title="Witkoff travels", scope="article")
+
+
+# -- evidence and the match --------------------------------------------------------------------
+
+
+def test_a_match_carries_the_rule_title_severity_targets_and_evidence() -> None:
+    cfg = rule(
+        {"any": ["ceasefire"]},
+        id="truce",
+        title="Ceasefire talk",
+        severity="critical",
+        notify=["chat", "console"],
+    )
+    text = (
+        "Talks went on.\n  A ceasefire was   proposed.  Another ceasefire idea! "
+        "Weather was fine. A third ceasefire? A fourth ceasefire."
+    )
+    assert RuleSet.compile([cfg]).match("Headline", text) == [
+        Match(
+            rule_id="truce",
+            title="Ceasefire talk",
+            evidence=("A ceasefire was proposed.", "Another ceasefire idea!", "A third ceasefire?"),
+            values={},
+            severity="critical",
+            targets=("chat", "console"),
+        )
+    ]
+
+
+def test_a_title_repeated_as_the_first_line_is_one_piece_of_evidence() -> None:
+    title = "Witkoff to visit Moscow"
+    text = "Witkoff to visit Moscow\nThe envoy will visit Moscow again."
+    assert evidence({"all": ["visit", "Moscow"]}, text, title=title) == (
+        "Witkoff to visit Moscow",
+        "The envoy will visit Moscow again.",
+    )
+
+
+def test_matches_follow_rule_order() -> None:
+    rules = RuleSet.compile(
+        [
+            rule({"any": ["b"]}, id="first"),
+            rule({"any": ["a"]}, id="second"),
+            rule({"any": ["zzz"]}, id="third"),
+        ]
+    )
+    assert [m.rule_id for m in rules.match("", "a b")] == ["first", "second"]
+
+
+def test_empty_articles_and_rule_sets() -> None:
+    assert RuleSet.compile([rule({"any": ["x"]})]).match("", "") == []
+    assert RuleSet.compile([]).match("Title", "Text.") == []
+    assert RuleSet.compile([rule({"any": [{"regex": "te"}]})]).match("", "Text.") != []
+
+
+# -- isolation -----------------------------------------------------------------------------------
+
+
+def test_a_rule_that_raises_is_skipped_logged_and_counted(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = RuleSet.compile(
+        [rule({"any": ["Kyiv"]}, id="broken"), rule({"any": ["Kyiv"]}, id="fine")]
+    )
+
+    def boom(_article: object) -> None:
+        raise RuntimeError("rule bug")
+
+    monkeypatch.setattr(rules.rules[0], "evaluate", boom)
+    with caplog.at_level(logging.ERROR, logger="bot.rules"):
+        first = rules.match("", "Kyiv.")
+        second = rules.match("", "Kyiv again.")
+    assert [m.rule_id for m in first] == [m.rule_id for m in second] == ["fine"]
+    assert rules.errors == {"broken": 2}
+    assert [r.rule for r in caplog.records] == ["broken", "broken"]  # type: ignore[attr-defined]
+    assert caplog.records[0].exc_info is not None
+
+
+def test_a_regex_that_raises_only_skips_its_rule() -> None:
+    class Exploding(CountingPattern):
+        def search(self, text: str) -> re.Match[str] | None:
+            raise RecursionError("catastrophic")
+
+    rules = RuleSet.compile(
+        [rule({"any": [{"regex": "kyiv"}]}, id="regex"), rule({"any": ["Kyiv"]}, id="phrase")]
+    )
+    (node,) = _regex_nodes(rules)
+    node.pattern = Exploding("kyiv")  # type: ignore[assignment]
+    assert [m.rule_id for m in rules.match("", "Kyiv.")] == ["phrase"]
+    assert rules.errors == {"regex": 1}
+
+
+# -- the automaton -------------------------------------------------------------------------------
+
+
+def test_one_automaton_per_rule_set_not_per_article(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[object] = []
+    real = ahocorasick.Automaton
+
+    def counting() -> object:
+        automaton = real()
+        built.append(automaton)
+        return automaton
+
+    monkeypatch.setattr(ahocorasick, "Automaton", counting)
+    rules = RuleSet.compile(
+        [rule({"any": ["Kyiv", "Moscow"]}, id="a"), rule({"all": ["Moscow", "talks"]}, id="b")]
+    )
+    for _ in range(5):
+        rules.match("Moscow talks", "Kyiv and Moscow held talks.")
+    assert len(built) == 1
+    assert len(built[0]) == 3  # type: ignore[arg-type]  # Kyiv, Moscow, talks: once each
+
+
+# -- sentences -----------------------------------------------------------------------------------
+
+
+def sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "U.S. envoy Steve Witkoff met Putin on Nov. 27. He left.",
+            ["U.S. envoy Steve Witkoff met Putin on Nov. 27.", "He left."],
+        ),
+        (
+            "Mr. Smith and Mrs. Jones met Dr. Brown. They talked.",
+            ["Mr. Smith and Mrs. Jones met Dr. Brown.", "They talked."],
+        ),
+        (
+            "Gen. Syrskyi and Lt. Col. Ivanov spoke. Sen. Graham and Rep. Smith and Gov. Newsom "
+            "agreed. St. Petersburg hosted.",
+            [
+                "Gen. Syrskyi and Lt. Col. Ivanov spoke.",
+                "Sen. Graham and Rep. Smith and Gov. Newsom agreed.",
+                "St. Petersburg hosted.",
+            ],
+        ),
+        (
+            "The U.K. and the U.N. and the E.U. objected. Talks ended.",
+            ["The U.K. and the U.N. and the E.U. objected.", "Talks ended."],
+        ),
+        (
+            "Deadlines: Jan. 5, Feb. 6, Aug. 7, Sept. 8, Oct. 9, Nov. 10 and Dec. 11. Done.",
+            ["Deadlines: Jan. 5, Feb. 6, Aug. 7, Sept. 8, Oct. 9, Nov. 10 and Dec. 11.", "Done."],
+        ),
+        (
+            "It is No. 1 vs. No. 2, e.g. Kyiv vs. Moscow, i.e. War. Yes.",
+            ["It is No. 1 vs. No. 2, e.g. Kyiv vs. Moscow, i.e. War.", "Yes."],
+        ),
+        ("J. D. Vance spoke. Then he left.", ["J. D. Vance spoke.", "Then he left."]),
+        (
+            "Growth was 3.5 percent. Prices rose 2.1%.",
+            ["Growth was 3.5 percent.", "Prices rose 2.1%."],
+        ),
+        (
+            "He said... Moscow would wait. Then silence.",
+            ["He said... Moscow would wait.", "Then silence."],
+        ),
+        ("Wait…Really? Yes! No. Maybe.", ["Wait…Really?", "Yes!", "No.", "Maybe."]),
+        ('"Stop!" she said. "Go." He went.', ['"Stop!" she said.', '"Go."', "He went."]),
+        ("It ended in 2024. 2025 began.", ["It ended in 2024.", "2025 began."]),
+        ("the end. lower case goes on", ["the end. lower case goes on"]),
+        (
+            "Headline without stop\nFirst paragraph. Second one.\n\nThird\nparagraph wraps",
+            ["Headline without stop", "First paragraph.", "Second one.", "Third\nparagraph wraps"],
+        ),
+        ("Talks with Mr.\nSmith ended.", ["Talks with Mr.\nSmith ended."]),
+        ("  \n  ", []),
+        ("", []),
+    ],
+)
+def test_split_sentences(text: str, expected: list[str]) -> None:
+    assert sentences(text) == expected
+
+
+def test_split_sentences_spans_point_into_the_text() -> None:
+    text = "  One.   Two!  "
+    assert split_sentences(text) == [(2, 6), (9, 13)]
