@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -41,8 +44,26 @@ def extract_html(html: bytes | str, url: str | None = None) -> Extracted | None:
     )
 
 
-def _warm_up() -> None:
-    import trafilatura  # noqa: F401  (import once per worker, not per page)
+def _exit_with(bot_pid: int) -> None:
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(bot_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:  # the pid was reused by another user's process
+            os._exit(0)
+
+
+def _worker_init(bot_pid: int) -> None:
+    """Import trafilatura once per worker, and leave when the bot is gone.
+
+    A bot killed with SIGKILL cannot shut its pool down; without this, its workers (and the
+    forkserver behind them) would live on, each holding a parsed trafilatura.
+    """
+    import trafilatura  # noqa: F401
+
+    threading.Thread(target=_exit_with, args=(bot_pid,), daemon=True).start()
 
 
 class Extractor:
@@ -58,7 +79,10 @@ class Extractor:
             # forkserver: never fork a process that holds the event loop's threads and sockets.
             ctx = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=ctx, initializer=_warm_up
+                max_workers=self._workers,
+                mp_context=ctx,
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
             )
         return self._pool
 

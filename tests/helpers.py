@@ -24,7 +24,7 @@ def write_rules(
 ) -> Path:
     """A rules directory with these feeds, a webhook target (if given) and these rule files."""
     root.mkdir(parents=True, exist_ok=True)
-    lines = [f"defaults: {{interval: {interval}}}", "feeds:"]
+    lines = [f"defaults: {{interval: {interval}}}", "feeds:" if feeds else "feeds: []"]
     lines += [f"  - name: {name}\n    url: {url}" for name, url in feeds]
     (root / "feeds.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     if webhook_url is None:

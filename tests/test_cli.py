@@ -77,6 +77,36 @@ def test_check_names_the_file_and_line_of_an_unknown_key_and_of_a_bad_regex(tmp_
     assert "Traceback" not in result.stderr
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        ppid = int(re.search(r"^PPid:\s*(\d+)", status, re.MULTILINE).group(1))  # type: ignore[union-attr]
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in state
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -166,9 +196,13 @@ def test_sigkill_between_match_and_delivery_delivers_once_after_restart(
                 90,
                 "a failed delivery attempt",
             )
+            workers = descendants(first.pid)
+            assert workers  # the extraction pool is running
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait(10)
+        # Orphaned extraction workers notice the bot is gone and leave.
+        wait_until(lambda: not any(alive(p) for p in workers), 20, "orphaned workers to exit")
         queued = query(db, "SELECT delivery_id FROM outbox")
         assert queued and not query(db, "SELECT 1 FROM outbox WHERE state = 'sent'")
         receiver.clear()  # the chat service is back
@@ -243,3 +277,20 @@ def test_without_network_every_feed_failure_is_logged_and_the_bot_keeps_running(
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     assert proc.returncode == 0
+
+
+def test_replay_writes_every_delivered_alert_as_a_json_line(seeds: Path, tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "rules", [])
+    out = tmp_path / "alerts.jsonl"
+    result = run_bot("replay", str(seeds), "--rules", str(rules), "--alerts-out", str(out))
+    assert result.returncode == 0, result.stderr
+    alerts = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    ids = sorted(re.search(r"/([\w.-]+)\.html$", a["article"]["url"]).group(1) for a in alerts)  # type: ignore[union-attr]
+    expected = sorted(
+        row["id"]
+        for row in map(json.loads, seeds.read_text(encoding="utf-8").splitlines())
+        if "witkoff" in (row["title"] + " " + row["text"]).lower()
+    )
+    assert ids == expected
+    assert {a["rule"] for a in alerts} == {"witkoff-mention"}
+    assert f"13 articles, 13 stored, {len(expected)} alerts" in result.stdout
