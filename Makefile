@@ -25,7 +25,7 @@ run: $(VENV)/.runtime
 test: lint typecheck pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff check bot tests $(wildcard bench)
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy --strict bot
