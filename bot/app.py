@@ -10,17 +10,17 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Config, Settings, TargetConfig, load_config
+from bot.errors import ConfigError
 from bot.extract import Extractor
-from bot.logs import register_secret
 from bot.models import Match
 from bot.net import Http, NetSettings
-from bot.notify import ConsoleTarget, Deliverer, Target, WebhookTarget
+from bot.notify import ConsoleTarget, Deliverer, Target, WebhookTarget, build_target
 from bot.pipeline import FeedSpec, Pipeline
 from bot.rules import RuleSet
 from bot.scheduler import BotScheduler
@@ -56,24 +56,10 @@ def build_targets(
 ) -> dict[str, Target]:
     """One Target per configured target; with `debug` every target prints instead of sending."""
     out = stream or sys.stdout
-    targets: dict[str, Target] = {}
-    for cfg in configs:
-        if debug or cfg.type == "console":
-            targets[cfg.name] = ConsoleTarget(cfg.name, out)
-            continue
-        url = cfg.url.get_secret_value()
-        secret = cfg.secret.get_secret_value() if cfg.secret is not None else None
-        register_secret(url)
-        register_secret(secret)
-        targets[cfg.name] = WebhookTarget(
-            cfg.name,
-            url,
-            http,
-            secret=secret or None,
-            timeout=cfg.timeout.total_seconds(),
-            headers=dict(cfg.headers),
-        )
-    return targets
+    return {
+        cfg.name: ConsoleTarget(cfg.name, out) if debug else build_target(cfg, http, stream=out)
+        for cfg in configs
+    }
 
 
 @dataclass
@@ -88,7 +74,8 @@ class Bot:
     pipeline: Pipeline
     deliverer: Deliverer
     feeds: list[FeedSpec]
-    _closers: list[Callable[[], Any]] = field(default_factory=list)
+    _own_targets: bool = True
+    _debug: bool = False
 
     @classmethod
     def build(
@@ -123,7 +110,32 @@ class Bot:
         deliverer = Deliverer(store, built, owner=settings.replica_id, now=now)
         feeds = feed_specs(config, settings)
         store.sync_feeds([(f.name, f.url) for f in feeds], now())
-        return cls(settings, config, store, http, extractor, pipeline, deliverer, feeds)
+        return cls(
+            settings,
+            config,
+            store,
+            http,
+            extractor,
+            pipeline,
+            deliverer,
+            feeds,
+            _own_targets=targets is None,
+            _debug=debug,
+        )
+
+    async def apply(self, config: Config) -> None:
+        """Use a new configuration: rules at once, targets for the next deliveries, feeds from
+        their next poll. Only a configuration that loaded without problems gets here."""
+        self.pipeline.rules = RuleSet.compile(config.rules)
+        if self._own_targets:
+            targets = build_targets(config.targets, self.http, debug=self._debug)
+            self.deliverer.targets = targets
+            self.pipeline.target_names = tuple(targets)
+        self.feeds = feed_specs(config, self.settings)
+        await self.store.call(
+            self.store.sync_feeds, [(f.name, f.url) for f in self.feeds], self.pipeline.now()
+        )
+        self.config = config
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -156,6 +168,8 @@ async def run_bot(
         scheduler = BotScheduler(
             bot.pipeline, bot.deliverer, bot.feeds, delivery_interval=settings.delivery_interval
         )
+        watcher = ConfigWatcher(Path(settings.rules_dir), env, bot, scheduler)
+        scheduler.add_periodic("reload", watcher.check, timedelta(seconds=2))
         web = None
         if settings.http_port:
             web = StatusServer(
@@ -175,6 +189,59 @@ async def run_bot(
     finally:
         await bot.aclose()
         log.info("bot.stopped")
+
+
+def _fingerprint(rules_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    found: list[tuple[str, int, int]] = []
+    try:
+        for path in sorted(rules_dir.iterdir()):
+            if path.suffix in (".yaml", ".yml") and not path.name.startswith("."):
+                st = path.stat()
+                found.append((path.name, st.st_mtime_ns, st.st_size))
+    except OSError:
+        return ()
+    return tuple(found)
+
+
+class ConfigWatcher:
+    """Hot reload: an edit in the rules directory applies within seconds; an edit that does not
+    load is logged with its problems and counted, and the last good configuration keeps running.
+    """
+
+    def __init__(
+        self, rules_dir: Path, env: Mapping[str, str], bot: Bot, scheduler: BotScheduler
+    ) -> None:
+        self.rules_dir = rules_dir
+        self.env = env
+        self.bot = bot
+        self.scheduler = scheduler
+        self.seen = _fingerprint(rules_dir)
+        self.reloads = 0
+        self.failures = 0
+        self.last_failed = False
+
+    async def check(self) -> None:
+        now = _fingerprint(self.rules_dir)
+        if now == self.seen:
+            return
+        self.seen = now
+        try:
+            config = load_config(self.rules_dir, self.env)
+        except ConfigError as exc:
+            self.failures += 1
+            self.last_failed = True
+            log.error(
+                "rules.reload_failed", extra={"problems": exc.problems, "failures": self.failures}
+            )
+            return
+        await self.bot.apply(config)
+        self.scheduler.set_feeds(self.bot.feeds)
+        self.reloads += 1
+        self.last_failed = False
+        log.info(
+            "rules.reloaded",
+            extra={"rules": [r.id for r in config.rules], "feeds": len(config.feeds)},
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from datetime import UTC, datetime
@@ -108,6 +109,95 @@ def replay_cmd(corpus: Path, rules: Path | None, alerts_out: Path | None, worker
         f"{report.articles} articles, {report.stored} stored, {len(report.alerts)} alerts"
         + (f" -> {alerts_out}" if alerts_out else "")
     )
+
+
+@cli.group(name="rules")
+def rules_cmd() -> None:
+    """Try the rules without sending anything."""
+
+
+@rules_cmd.command(name="test")
+@click.argument("rule", required=False)
+@rules_option
+@click.option(
+    "--since",
+    default="30d",
+    show_default=True,
+    help="Replay the articles stored within this long (15m, 2h, 30d, 1w).",
+)
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Show where the current rules differ from what the running bot sent.",
+)
+def rules_test(rule: str | None, rules: Path | None, since: str, diff: bool) -> None:
+    """Run the rules' test cases, then replay stored articles through the current rules."""
+    from bot.config import load_rule_tests, parse_duration
+    from bot.rules import RuleSet, replay_articles, run_cases
+
+    settings = _settings(rules)
+    rules_dir = Path(settings.rules_dir)
+    config = load_config(rules_dir, os.environ)
+    chosen = [r for r in config.rules if rule is None or r.id == rule]
+    if not chosen:
+        raise ConfigError(
+            f"{rules_dir}: no rule {rule!r} (rules: {', '.join(r.id for r in config.rules)})"
+        )
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    cases, problems = load_rule_tests(rules_dir)
+    if problems:
+        raise ConfigError(problems)
+    results = run_cases(chosen, [c for c in cases if rule is None or c.rule == rule])
+    for result in results:
+        mark = "PASS" if result.passed else "FAIL"
+        click.echo(f"{mark} {result.case.rule}: {result.case.name}")
+        if not result.passed:
+            click.echo(f"     {result.message}")
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+
+    from bot.store import Store
+
+    store = Store.open(settings.db_url)
+    try:
+        stored = store.articles_since(datetime.now(UTC) - window)
+        with Progress(console=err, transient=True) as progress:
+            task = progress.add_task("replaying stored articles", total=len(stored))
+            fired = replay_articles(
+                RuleSet.compile(chosen),
+                stored,
+                progress=lambda i: progress.update(task, completed=i),
+            )
+        urls = {a["id"]: a["url"] for a in stored}
+        click.echo(f"{len(stored)} stored articles since {since}: {len(fired)} alerts would fire")
+        for f in fired:
+            click.echo(f"  {f.rule_id}: {f.title}  <{urls[f.article_id]}>")
+        if diff:
+            ids = {r.id for r in chosen}
+            sent = {
+                (m["article_id"], m["rule_id"], m["key"])
+                for m in store.matches_for(list(urls))
+                if m["rule_id"] in ids
+            }
+            would = {
+                (
+                    f.article_id,
+                    f.rule_id,
+                    json.dumps(list(f.key), ensure_ascii=False) if f.key else "",
+                )
+                for f in fired
+            }
+            for article_id, rule_id, key in sorted(would - sent):
+                click.echo(f"+ {rule_id} {key}  <{urls[article_id]}>  (new with these rules)")
+            for article_id, rule_id, key in sorted(sent - would):
+                click.echo(f"- {rule_id} {key}  <{urls[article_id]}>  (sent, not with these rules)")
+    finally:
+        store.close()
+    if failed:
+        sys.exit(1)
 
 
 @cli.group(name="alerts", invoke_without_command=True)

@@ -11,9 +11,9 @@ import os
 import re
 import socket
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, TypeVar, Union, cast
@@ -48,17 +48,21 @@ from ruamel.yaml.events import (
 from bot.errors import ConfigError
 
 __all__ = [
+    "AppriseTargetConfig",
     "Condition",
     "Config",
     "ConsoleTargetConfig",
+    "DiscordTargetConfig",
     "Duration",
     "FeedConfig",
     "PositiveDuration",
     "RegexTerm",
     "RuleConfig",
     "Settings",
+    "SlackTargetConfig",
     "SourceFile",
     "TargetConfig",
+    "TeamsTargetConfig",
     "Term",
     "WebhookTargetConfig",
     "check",
@@ -442,7 +446,84 @@ class WebhookTargetConfig(_Frozen):
     headers: Headers = Field(default_factory=dict, repr=False, validate_default=True)
 
 
-_TARGET_KINDS = ("console", "webhook")
+def _display_name(value: str) -> str:
+    value = value.strip()
+    if not 1 <= len(value) <= 80:
+        raise PydanticCustomError("username", "must be 1 to 80 characters")
+    return value
+
+
+def _discord_name(value: str) -> str:
+    # Discord refuses these in webhook names (the request fails with 400).
+    lowered = value.lower()
+    if any(word in lowered for word in ("discord", "clyde")) or lowered in ("everyone", "here"):
+        raise PydanticCustomError(
+            "username",
+            "Discord refuses names containing 'discord' or 'clyde', and 'everyone' or 'here'",
+        )
+    return value
+
+
+DisplayName = Annotated[str, AfterValidator(_display_name)]
+
+
+class SlackTargetConfig(_Frozen):
+    """Post to a Slack incoming webhook (Block Kit).
+
+    `username` and `icon_url` are honoured only by legacy webhooks; app webhooks post as the app.
+    """
+
+    name: Name
+    type: Literal["slack"]
+    url: Annotated[SecretStr, PlainValidator(_secret_url)]
+    timeout: PositiveDuration = timedelta(seconds=10)
+    username: DisplayName | None = None
+    icon_url: HttpUrl | None = None
+
+
+class DiscordTargetConfig(_Frozen):
+    """Post to a Discord webhook (one embed; mentions never ping). `icon_url` is the avatar."""
+
+    name: Name
+    type: Literal["discord"]
+    url: Annotated[SecretStr, PlainValidator(_secret_url)]
+    timeout: PositiveDuration = timedelta(seconds=10)
+    username: Annotated[DisplayName, AfterValidator(_discord_name)] | None = None
+    icon_url: HttpUrl | None = None
+
+
+class TeamsTargetConfig(_Frozen):
+    """Post to a Microsoft Teams Workflows webhook (an Adaptive Card)."""
+
+    name: Name
+    type: Literal["teams"]
+    url: Annotated[SecretStr, PlainValidator(_secret_url)]
+    timeout: PositiveDuration = timedelta(seconds=10)
+
+
+def _apprise_url(value: Any) -> SecretStr:
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not isinstance(raw, str):
+        raise PydanticCustomError("url", "expected an Apprise URL (scheme://…)")
+    raw = raw.strip()
+    scheme, sep, rest = raw.partition("://")
+    if not sep or not scheme or not rest or any(ch.isspace() for ch in raw):
+        # never echo the value: Apprise URLs carry tokens
+        raise PydanticCustomError("url", "expected an Apprise URL (scheme://…)")
+    return SecretStr(raw)
+
+
+class AppriseTargetConfig(_Frozen):
+    """Notify through Apprise (an optional extra) to any of the services it supports."""
+
+    name: Name
+    type: Literal["apprise"]
+    urls: Annotated[
+        tuple[Annotated[SecretStr, PlainValidator(_apprise_url)], ...], Field(min_length=1)
+    ]
+
+
+_TARGET_KINDS = ("console", "webhook", "slack", "discord", "teams", "apprise")
 
 
 def _target_kind(value: Any) -> str | None:
@@ -454,6 +535,10 @@ TargetConfig = Annotated[
     Union[  # noqa: UP007 - tagged members need the Union form
         Annotated[ConsoleTargetConfig, Tag("<console>")],
         Annotated[WebhookTargetConfig, Tag("<webhook>")],
+        Annotated[SlackTargetConfig, Tag("<slack>")],
+        Annotated[DiscordTargetConfig, Tag("<discord>")],
+        Annotated[TeamsTargetConfig, Tag("<teams>")],
+        Annotated[AppriseTargetConfig, Tag("<apprise>")],
     ],
     Discriminator(
         _target_kind,
@@ -461,7 +546,7 @@ TargetConfig = Annotated[
         custom_error_message=f"type must be one of: {', '.join(_TARGET_KINDS)}",
     ),
 ]
-"""A chat target; `type` picks the kind (console, webhook; slack, discord, teams to come)."""
+"""A target; `type` picks the kind: console, webhook, slack, discord, teams or apprise."""
 
 
 class _TargetsFile(_Frozen):
@@ -497,11 +582,19 @@ class RegexTerm(_Frozen):
     regex: Annotated[str, AfterValidator(_regex)]
 
 
+class EntityTerm(_Frozen):
+    """`{entity: envoy}`: any name (or alias) of the rule's gazetteer `envoy`."""
+
+    entity: Name
+
+
 def _term_kind(value: Any) -> str | None:
     if isinstance(value, str):
         return "<phrase>"
     if isinstance(value, RegexTerm) or (isinstance(value, dict) and "regex" in value):
         return "<regex>"
+    if isinstance(value, EntityTerm) or (isinstance(value, dict) and "entity" in value):
+        return "<entity>"
     if isinstance(value, dict | Condition):
         return "<condition>"
     return None
@@ -511,13 +604,15 @@ Term = Annotated[
     Union[  # noqa: UP007 - tagged members need the Union form
         Annotated[Phrase, Tag("<phrase>")],
         Annotated[RegexTerm, Tag("<regex>")],
+        Annotated[EntityTerm, Tag("<entity>")],
         Annotated["Condition", Tag("<condition>")],
     ],
     Discriminator(
         _term_kind,
         custom_error_type="term",
         custom_error_message=(
-            "a term is a phrase (a string: quote numbers), {regex: …} or a condition mapping"
+            "a term is a phrase (a string: quote numbers), {regex: …}, {entity: …} "
+            "or a condition mapping"
         ),
     ),
 ]
@@ -552,7 +647,13 @@ class Condition(_Frozen):
 
 
 Severity = Literal["info", "warning", "critical"]
-Scope = Literal["sentence", "article"]
+Scope = Literal["sentence", "paragraph", "article"]
+
+
+class WithinScope(_Frozen):
+    """`scope: {within: 12}`: the conditions hold within a span of that many words."""
+
+    within: Annotated[int, Field(ge=2, le=500)]
 
 
 def _none_is_empty(value: Any) -> Any:
@@ -563,15 +664,114 @@ def _dedupe(value: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
 
+def _entity_entry(value: Any) -> Any:
+    """`Moscow`, or `{Kyiv: [Kiev, Київ]}`: a name with its aliases and other spellings."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise PydanticCustomError("entity", "an entity name must not be empty")
+        return (value, ())
+    if isinstance(value, dict) and len(value) == 1:
+        ((name, aliases),) = value.items()
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        if (
+            isinstance(name, str)
+            and name.strip()
+            and isinstance(aliases, list)
+            and all(isinstance(a, str) and a.strip() for a in aliases)
+        ):
+            return (name, tuple(aliases))
+    raise PydanticCustomError(
+        "entity", "an entity is a name or {name: [alias, …]} with one name per entry"
+    )
+
+
+EntityEntry = Annotated[tuple[str, tuple[str, ...]], BeforeValidator(_entity_entry)]
+
+
+class RegexExtract(_Frozen):
+    """`{regex: "(?P<n>\\d+)-point"}`: the named group `group` (default: the first group, else
+    the whole match) of the first match in the rule's evidence."""
+
+    regex: Annotated[str, AfterValidator(_regex)]
+    group: str | int | None = None
+    format: str | None = None  # e.g. "{}-point": the captured text put into a fixed form
+
+
+class DateExtract(_Frozen):
+    """`{date: deadline}`: a deadline's date (YYYY-MM-DD, YYYY-MM, or none when withdrawn);
+    `{date: any}`: the first date mentioned."""
+
+    date: Literal["deadline", "any"]
+
+
+class NumberExtract(_Frozen):
+    """`{number: any}`: the first number in the evidence, as digits."""
+
+    number: Literal["any"]
+
+
+def _extract_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("regex", "date", "number"):
+            if key in value:
+                return f"<{key}>"
+    return None
+
+
+ExtractSpec = Annotated[
+    Union[  # noqa: UP007 - tagged members need the Union form
+        Annotated[RegexExtract, Tag("<regex>")],
+        Annotated[DateExtract, Tag("<date>")],
+        Annotated[NumberExtract, Tag("<number>")],
+    ],
+    Discriminator(
+        _extract_kind,
+        custom_error_type="extract",
+        custom_error_message="an extracted value is {regex: …}, {date: …} or {number: any}",
+    ),
+]
+
+TriggerKind = Literal["any", "new", "changed", "count"]
+
+
+class TriggerConfig(_Frozen):
+    """When a match is news: every time (`any`), a key not seen within `window` (`new`), a
+    tracked `value` that differs from the last one stored (`changed`), or `count` matches of
+    a key within `window` (`count`)."""
+
+    kind: TriggerKind = "any"
+    key: Annotated[tuple[Name, ...], BeforeValidator(_none_is_empty)] = ()
+    value: Name | None = None
+    window: PositiveDuration | None = None
+    count: Annotated[int, Field(ge=2)] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> TriggerConfig:
+        if self.kind == "changed" and self.value is None:
+            raise PydanticCustomError("trigger", "a changed trigger needs `value`")
+        if self.kind == "count" and (self.count is None or self.window is None):
+            raise PydanticCustomError("trigger", "a count trigger needs `count` and `window`")
+        return self
+
+
 class RuleConfig(_Frozen):
-    """One rule file: what to look for, at what scope, and where to send the alert."""
+    """One rule file: what to look for, at what scope, what to pull out, when it is news,
+    and where to send the alert."""
 
     id: RuleId
-    title: Text  # a template; plain text until format fields arrive
+    title: Text  # a template: {name} is replaced by the extracted value `name`
     description: str = ""
     severity: Severity = "info"
-    scope: Scope = "sentence"
+    topic: Condition | None = None  # an article-level condition
+    scope: Scope | WithinScope = "sentence"
     when: Condition
+    entities: Mapping[Name, Annotated[tuple[EntityEntry, ...], AfterValidator(_terms)]] = Field(
+        default_factory=dict
+    )
+    extract: Mapping[Name, ExtractSpec] = Field(default_factory=dict)
+    trigger: TriggerConfig = TriggerConfig()
+    cooldown: PositiveDuration | None = None
     notify: Annotated[
         tuple[Name, ...], BeforeValidator(_none_is_empty), AfterValidator(_dedupe)
     ] = ()  # empty: every target
@@ -583,6 +783,11 @@ class RuleConfig(_Frozen):
             return {**data, "title": data["id"]}
         return data
 
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        """Names a match can carry: gazetteers and extracted values."""
+        return (*self.entities, *self.extract)
+
 
 Condition.model_rebuild()
 RuleConfig.model_rebuild()
@@ -593,9 +798,19 @@ _MODELS: tuple[type[BaseModel], ...] = (
     _FeedsFile,
     ConsoleTargetConfig,
     WebhookTargetConfig,
+    SlackTargetConfig,
+    DiscordTargetConfig,
+    TeamsTargetConfig,
+    AppriseTargetConfig,
     _TargetsFile,
     RegexTerm,
+    EntityTerm,
     Condition,
+    WithinScope,
+    RegexExtract,
+    DateExtract,
+    NumberExtract,
+    TriggerConfig,
     RuleConfig,
 )
 _KNOWN_KEYS = sorted({name for model in _MODELS for name in model.model_fields})
@@ -635,6 +850,45 @@ class Config:
         raise KeyError(name)
 
 
+class RuleTestCase(_Frozen):
+    """One test case beside a rule: a few sentences in, the values the rule must find out.
+
+    `expect` lists the matches (each a mapping of value names to values, compared on the
+    names it gives); an empty list says the rule must not match.
+    """
+
+    name: Text
+    rule: RuleId | None = None  # default: the rule named by the file (`<rule id>.tests.yaml`)
+    title: str = ""
+    text: str
+    published: datetime
+    expect: tuple[Mapping[Name, Any], ...]
+    line: int = 0  # where the case starts, filled in when loaded
+
+
+class _RuleTestsFile(_Frozen):
+    cases: tuple[RuleTestCase, ...]
+
+
+def load_rule_tests(rules_dir: Path) -> tuple[list[RuleTestCase], list[str]]:
+    """The test cases in every `<rule id>.tests.yaml`, and the problems found reading them."""
+    loader = _Loader(Path(rules_dir), {})
+    cases: list[RuleTestCase] = []
+    for path in sorted(Path(rules_dir).glob("*.tests.y*ml")):
+        doc = loader.read(path, interpolate=False)
+        parsed = loader.validate(doc, _RuleTestsFile)
+        if doc is None or parsed is None:
+            continue
+        default_rule = path.name.split(".tests.")[0]
+        for i, case in enumerate(parsed.cases):
+            cases.append(
+                case.model_copy(
+                    update={"rule": case.rule or default_rule, "line": doc.value_line(("cases", i))}
+                )
+            )
+    return cases, loader._formatted()
+
+
 def load_config(rules_dir: Path, env: Mapping[str, str]) -> Config:
     """Read and validate the rules directory; one ConfigError lists every problem found."""
     config, problems = _Loader(Path(rules_dir), env).load()
@@ -644,8 +898,12 @@ def load_config(rules_dir: Path, env: Mapping[str, str]) -> Config:
 
 
 def check(rules_dir: Path, env: Mapping[str, str]) -> list[str]:
-    """Every problem in the rules directory (empty when it is fine); no network, no database."""
-    return _Loader(Path(rules_dir), env).load()[1]
+    """Every problem in the rules directory, its rule test cases included (empty when it is
+    fine); no network, no database."""
+    problems = _Loader(Path(rules_dir), env).load()[1]
+    if Path(rules_dir).is_dir():
+        problems += load_rule_tests(Path(rules_dir))[1]
+    return problems
 
 
 # ---------------------------------------------------------------------------------------------
@@ -757,6 +1015,7 @@ class _Loader:
         self.unique_names(feeds_doc, "feeds", "feed name")
         self.unique_names(targets_doc, "targets", "target name")
         self.unique_rule_ids(rule_docs)
+        self.check_rule_references(rule_docs)
         if targets_doc is not None:
             self.check_notify(rule_docs, [name for _, name in _names(targets_doc, "targets")])
         if self.problems or feeds is None or targets is None or None in rules:
@@ -926,12 +1185,11 @@ class _Loader:
             elif kind == "extra_forbidden":
                 key = str(loc[-1])
                 hint = difflib.get_close_matches(key, _KNOWN_KEYS, n=1)
-                self.problem(
-                    doc,
-                    doc.key_line(here),
-                    here,
-                    "unknown field" + (f" (did you mean {hint[0]!r}?)" if hint else ""),
-                )
+                if key in _KNOWN_KEYS:  # an option of another kind (a console target's url)
+                    extra = " (not an option here)"
+                else:
+                    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                self.problem(doc, doc.key_line(here), here, "unknown field" + extra)
             elif kind == "target_type" and isinstance(cur, dict) and "type" in cur:
                 kind_path = (*here, "type")
                 self.problem(doc, doc.value_line(kind_path), kind_path, _message(err["msg"], kind))
@@ -974,6 +1232,45 @@ class _Loader:
             else:
                 seen[rule_id] = doc
 
+    def check_rule_references(self, docs: list[_Document]) -> None:
+        """`{entity: x}` names a gazetteer of the rule; trigger keys name values it extracts."""
+        for doc in docs:
+            data = doc.data if isinstance(doc.data, dict) else {}
+            entities = data.get("entities")
+            extract = data.get("extract")
+            gazetteers = set(entities) if isinstance(entities, dict) else set()
+            values = gazetteers | (set(extract) if isinstance(extract, dict) else set())
+            for root in ("when", "topic"):
+                for path, name in _entity_refs(data.get(root), (root,)):
+                    if name not in gazetteers:
+                        self.problem(
+                            doc,
+                            doc.value_line(path),
+                            path,
+                            f"no entity list {name!r} in this rule's `entities`"
+                            + (f" (lists: {', '.join(sorted(gazetteers))})" if gazetteers else ""),
+                        )
+            trigger = data.get("trigger")
+            if not isinstance(trigger, dict):
+                continue
+            keys = trigger.get("key")
+            named: list[tuple[_Path, Any]] = (
+                [(("trigger", "key", i), k) for i, k in enumerate(keys)]
+                if isinstance(keys, list)
+                else []
+            )
+            if isinstance(trigger.get("value"), str):
+                named.append((("trigger", "value"), trigger["value"]))
+            for path, name in named:
+                if isinstance(name, str) and name not in values:
+                    self.problem(
+                        doc,
+                        doc.value_line(path),
+                        path,
+                        f"{name!r} is not a value this rule extracts"
+                        + (f" (values: {', '.join(sorted(values))})" if values else ""),
+                    )
+
     def check_notify(self, docs: list[_Document], targets: list[str]) -> None:
         known = set(targets)
         for doc in docs:
@@ -988,6 +1285,18 @@ class _Loader:
                         ("notify", i),
                         f"unknown target {name!r} (targets: {', '.join(targets) or 'none'})",
                     )
+
+
+def _entity_refs(node: Any, path: _Path) -> Iterator[tuple[_Path, str]]:
+    """(path, name) of every `{entity: name}` term below a condition."""
+    if isinstance(node, dict):
+        if isinstance(node.get("entity"), str):
+            yield (*path, "entity"), node["entity"]
+        for key in ("any", "all", "none"):
+            terms = node.get(key)
+            if isinstance(terms, list):
+                for i, term in enumerate(terms):
+                    yield from _entity_refs(term, (*path, key, i))
 
 
 def _names(doc: _Document, key: str) -> list[tuple[int, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 Extraction = Literal["page", "summary"]
@@ -52,9 +52,28 @@ class Article:
     language: str = ""
 
 
+TriggerKind = Literal["any", "new", "changed", "count"]
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """When a rule's match is news (see the rule language in README.md)."""
+
+    kind: TriggerKind = "any"
+    value: str | None = None  # changed: the name of the tracked value
+    window: timedelta | None = None
+    count: int | None = None
+    cooldown: timedelta | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Match:
-    """A rule that held on an article, with its evidence and the values it pulled out."""
+    """A rule that held on an article, with its evidence and the values it pulled out.
+
+    `key` identifies what the match is about for its trigger (e.g. envoy and place); `title`
+    is rendered from the rule's `template` once the trigger has added its own values.
+    `previous` is an earlier value of the tracked value that the article itself reports.
+    """
 
     rule_id: str
     title: str
@@ -62,6 +81,10 @@ class Match:
     values: dict[str, Any] = field(default_factory=dict)
     severity: str = "info"
     targets: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()
+    template: str = ""
+    trigger: Trigger = field(default_factory=Trigger)
+    previous: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +100,14 @@ class Alert:
     payload: dict[str, Any]
     created_at: datetime
     attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerState:
+    """What a trigger remembers of one (rule, key): the last value, when it was last seen and
+    last alerted, and recent match times (for `count`)."""
+
+    value: str | None = None
+    last_seen: datetime | None = None
+    last_alert: datetime | None = None
+    events: tuple[datetime, ...] = ()

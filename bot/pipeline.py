@@ -226,39 +226,43 @@ class Pipeline:
         now = self.now()
         duplicate_of = await self.store.call(self.store.original_by_hash, article.content_hash)
         in_backfill = article.published is not None and now - article.published <= feed.backfill
-        alerts: list[NewAlert] = []
+        found: list[Match] = []
         if duplicate_of is None and (not baseline or in_backfill):
-            for match in self.rules.match(article.title, article.text):
-                alert_id = new_id()
-                alerts.append(
-                    NewAlert(
-                        match=match,
-                        alert_id=alert_id,
-                        targets=self.route(match),
-                        payload=build_payload(match, article, alert_id=alert_id, created_at=now),
-                    )
-                )
-        article_id = await self.store.call(
+            found = self.rules.match(article.title, article.text, article.published or now)
+
+        def build(match: Match) -> NewAlert:
+            alert_id = new_id()
+            return NewAlert(
+                match=match,
+                alert_id=alert_id,
+                targets=self.route(match),
+                payload=build_payload(match, article, alert_id=alert_id, created_at=now),
+            )
+
+        stored = await self.store.call(
             self.store.store_article,
             article,
             feed_id=feed_id,
             baseline=baseline,
             duplicate_of=duplicate_of,
-            alerts=alerts,
+            matches=found,
+            decide=self.rules.decide,
+            build=build,
             now=now,
         )
-        if article_id is None:
+        if stored is None:
             return None
         log.info(
             "article.stored",
             extra={
                 "feed": feed.name,
-                "article_id": article_id,
+                "article_id": stored.id,
                 "url": article.url,
                 "extraction": article.extraction,
                 "duplicate_of": duplicate_of,
                 "baseline": baseline and not in_backfill,
-                "alerts": [a.match.rule_id for a in alerts],
+                "alerts": [a.match.rule_id for a in stored.alerts],
+                "held": [f"{rule}: {why}" for rule, why in stored.held],
             },
         )
-        return len(alerts)
+        return len(stored.alerts)

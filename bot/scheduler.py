@@ -44,21 +44,51 @@ class BotScheduler:
     def running(self) -> bool:
         return bool(self._scheduler.running)
 
+    def _add_feed(self, feed: FeedSpec) -> None:
+        seconds = feed.interval.total_seconds()
+        self._scheduler.add_job(
+            self._guarded,
+            IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, MAX_JITTER_S)),
+            args=[f"poll:{feed.name}", self._poll, feed],
+            id=f"poll:{feed.name}",
+            max_instances=1,
+            coalesce=True,
+            # Spread the first polls over a few seconds instead of one burst.
+            next_run_time=datetime.now(UTC)
+            + timedelta(seconds=random.uniform(0, min(5.0, seconds))),
+            misfire_grace_time=None,
+            replace_existing=True,
+        )
+
+    def set_feeds(self, feeds: Sequence[FeedSpec]) -> None:
+        """Poll these feeds from now on: new ones are added, removed ones stop, changed ones
+        are rescheduled."""
+        old = {f.name: f for f in self.feeds}
+        self.feeds = list(feeds)
+        for feed in self.feeds:
+            if old.pop(feed.name, None) != feed:
+                self._add_feed(feed)
+        for name in old:
+            job = self._scheduler.get_job(f"poll:{name}")
+            if job is not None:
+                job.remove()
+
+    def add_periodic(self, name: str, fn: Callable[[], Awaitable[None]], every: timedelta) -> None:
+        """Run `fn` every `every`, contained like the other jobs."""
+        self._scheduler.add_job(
+            self._guarded,
+            IntervalTrigger(seconds=every.total_seconds()),
+            args=[name, fn],
+            id=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
     def start(self) -> None:
         now = datetime.now(UTC)
         for feed in self.feeds:
-            seconds = feed.interval.total_seconds()
-            self._scheduler.add_job(
-                self._guarded,
-                IntervalTrigger(seconds=seconds, jitter=min(seconds / 10, MAX_JITTER_S)),
-                args=[f"poll:{feed.name}", self._poll, feed],
-                id=f"poll:{feed.name}",
-                max_instances=1,
-                coalesce=True,
-                # Spread the first polls over a few seconds instead of one burst.
-                next_run_time=now + timedelta(seconds=random.uniform(0, min(5.0, seconds))),
-                misfire_grace_time=None,
-            )
+            self._add_feed(feed)
         self._scheduler.add_job(
             self._guarded,
             IntervalTrigger(seconds=self.delivery_interval.total_seconds()),

@@ -294,3 +294,112 @@ def test_replay_writes_every_delivered_alert_as_a_json_line(seeds: Path, tmp_pat
     assert ids == expected
     assert {a["rule"] for a in alerts} == {"witkoff-mention"}
     assert f"13 articles, 13 stored, {len(expected)} alerts" in result.stdout
+
+
+class LogReader:
+    """Reads a bot's JSON log lines on a thread, so its pipe never fills."""
+
+    def __init__(self, stream: object) -> None:
+        import queue
+        import threading
+
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.lines.put(line)
+        self.lines.put("")
+
+    def readline(self, timeout: float) -> str:
+        import queue
+
+        try:
+            return self.lines.get(timeout=max(0.01, timeout))
+        except queue.Empty:
+            return ""
+
+
+def read_events(
+    reader: LogReader, until: Callable[[dict[str, object]], bool], timeout: float = 60
+) -> list[dict[str, object]]:
+    """JSON log lines from a running bot until one satisfies `until`."""
+    events: list[dict[str, object]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = reader.readline(deadline - time.monotonic())
+        if not line:
+            break
+        event = json.loads(line)
+        events.append(event)
+        if until(event):
+            return events
+    raise AssertionError(f"no such event; saw {[e['event'] for e in events][-20:]}")
+
+
+def test_a_rule_edit_applies_while_running_and_a_broken_edit_keeps_the_last_good_rules(
+    seeds: Path, tmp_path: Path, bg: BackgroundLoop
+) -> None:
+    articles = load_corpus(seeds)
+    clock = ReplayClock(articles[0].published - timedelta(hours=1))
+    server = ReplayServer(articles, clock)
+    receiver = AlertReceiver()
+    bg.run(server.start())
+    bg.run(receiver.start())
+    rules = write_rules(
+        tmp_path / "rules",
+        [(o, server.feed_url(o)) for o in server.outlets],
+        interval="1s",
+        webhook_url=receiver.url,
+    )
+    env = {
+        **os.environ,
+        "BOT_DB_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "BOT_RULES_DIR": str(rules),
+        "BOT_NET_ALLOW": "127.0.0.1",
+        "BOT_HTTP_PORT": "0",
+        "BOT_LOG_FORMAT": "json",
+        "BOT_DELIVERY_INTERVAL": "1s",
+        "BOT_WORKERS": "1",
+    }
+    proc = subprocess.Popen(
+        bot_cmd("run"),
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    logs = LogReader(proc.stderr)
+    try:
+        read_events(logs, lambda e: e["event"] == "scheduler.started")
+        (rules / "broken.yaml").write_text("id: broken\nwhen:\n  any: [Kyiv\n", encoding="utf-8")
+        failed = read_events(logs, lambda e: e["event"] == "rules.reload_failed")[-1]
+        assert any("broken.yaml:" in str(p) for p in failed["problems"])  # type: ignore[union-attr]
+        (rules / "broken.yaml").write_text(
+            "id: driscoll\nscope: article\nwhen:\n  any: [Driscoll]\n", encoding="utf-8"
+        )
+        reloaded = read_events(logs, lambda e: e["event"] == "rules.reloaded")[-1]
+        assert reloaded["rules"] == ["driscoll", "witkoff-mention"]
+        clock.advance_to(articles[-1].published)
+        expected = {a.id for a in articles if "driscoll" in (a.title + a.text).lower()}
+        assert expected
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = {
+                r.json["article"]["url"].rsplit("/", 1)[1].removesuffix(".html")
+                for r in receiver.delivered
+                if r.json and r.json["rule"] == "driscoll"
+            }
+            if got == expected:
+                break
+            time.sleep(0.2)
+        assert got == expected
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        bg.run(server.stop())
+        bg.run(receiver.stop())
+    assert proc.returncode == 0

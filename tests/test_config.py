@@ -158,10 +158,22 @@ def test_source_files_record_size_mtime_and_hash(rules: Path) -> None:
 
 def test_hidden_files_and_rule_test_cases_are_not_rules(rules: Path) -> None:
     write(rules, ".draft.yaml", "not: [a rule")
-    write(rules, "envoy-visit.tests.yaml", "- title: x\n  expect: []\n")
+    write(
+        rules,
+        "envoy-visit.tests.yaml",
+        "cases:\n  - name: x\n    text: x\n    published: 2025-11-26T12:00:00Z\n    expect: []\n",
+    )
     write(rules, "notes.txt", "whatever")
     assert check(rules, ENV) == []
     assert [r.id for r in load_config(rules, ENV).rules] == ["envoy-visit"]
+
+
+def test_check_reports_a_malformed_rule_test_file(rules: Path) -> None:
+    write(rules, "envoy-visit.tests.yaml", "cases:\n  - name: x\n    expect: []\n")
+    problems = check(rules, ENV)
+    assert any(
+        "envoy-visit.tests.yaml:2: cases[0].text: required field missing" in p for p in problems
+    ), problems
 
 
 def test_title_defaults_to_id_and_notify_defaults_to_every_target(rules: Path) -> None:
@@ -317,8 +329,8 @@ def test_a_bad_value_is_reported_on_its_value_line(rules: Path) -> None:
         (
             "when:\n  any: [Kyiv, 2025]",
             3,
-            "when.any[1]: a term is a phrase (a string: quote numbers), {regex: …} or a condition "
-            "mapping",
+            "when.any[1]: a term is a phrase (a string: quote numbers), {regex: …}, {entity: …} "
+            "or a condition mapping",
         ),
         ("when:\n  any: ['  ']", 3, "when.any[0]: a phrase must not be empty"),
         ("when:", 2, "when: expected a mapping"),
@@ -378,7 +390,8 @@ def test_an_unknown_target_type_is_reported_on_the_type_line(rules: Path) -> Non
     write(rules, "targets.yaml", "targets:\n  - name: team\n    type: carrier-pigeon\n")
     write(rules, "envoy-visit.yaml", RULE.replace("notify: [chat]", ""))
     assert problems_in(rules) == [
-        f"{rules / 'targets.yaml'}:3: targets[0].type: type must be one of: console, webhook"
+        f"{rules / 'targets.yaml'}:3: targets[0].type: type must be one of: "
+        "console, webhook, slack, discord, teams, apprise"
     ]
 
 

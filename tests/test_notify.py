@@ -54,20 +54,24 @@ def queue(store: Store, *rules: str, url: str = "https://news.example/a") -> Non
         fetched_at=T0,
         content_hash=new_id(),
     )
-    alerts = []
-    for rule in rules:
-        match = Match(rule_id=rule, title=f"{rule} title", evidence=("Witkoff flew to Moscow.",))
+    found = [
+        Match(rule_id=rule, title=f"{rule} title", evidence=("Witkoff flew to Moscow.",))
+        for rule in rules
+    ]
+
+    def build(match: Match) -> NewAlert:
         alert_id = new_id()
-        alerts.append(
-            NewAlert(
-                match,
-                alert_id,
-                ("hook",),
-                build_payload(match, article, alert_id=alert_id, created_at=T0),
-            )
-        )
+        payload = build_payload(match, article, alert_id=alert_id, created_at=T0)
+        return NewAlert(match, alert_id, ("hook",), payload)
+
     store.store_article(
-        article, feed_id=None, baseline=False, duplicate_of=None, alerts=alerts, now=T0
+        article,
+        feed_id=None,
+        baseline=False,
+        duplicate_of=None,
+        matches=found,
+        build=build,
+        now=T0,
     )
 
 

@@ -264,6 +264,7 @@ def test_a_match_carries_the_rule_title_severity_targets_and_evidence() -> None:
             values={},
             severity="critical",
             targets=("chat", "console"),
+            template="Ceasefire talk",
         )
     ]
 
@@ -304,10 +305,10 @@ def test_a_rule_that_raises_is_skipped_logged_and_counted(
         [rule({"any": ["Kyiv"]}, id="broken"), rule({"any": ["Kyiv"]}, id="fine")]
     )
 
-    def boom(_article: object) -> None:
+    def boom(*_args: object) -> None:
         raise RuntimeError("rule bug")
 
-    monkeypatch.setattr(rules.rules[0], "evaluate", boom)
+    monkeypatch.setattr(rules.rules[0], "matches", boom)
     with caplog.at_level(logging.ERROR, logger="bot.rules"):
         first = rules.match("", "Kyiv.")
         second = rules.match("", "Kyiv again.")

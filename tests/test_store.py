@@ -25,9 +25,20 @@ def make_article(url: str = "https://news.example/a", text_: str = "Body.") -> A
     )
 
 
-def alert_for(rule: str, targets: tuple[str, ...] = ("chat",)) -> NewAlert:
-    match = Match(rule_id=rule, title=f"{rule} fired", evidence=("A sentence.",), values={"k": 1})
-    return NewAlert(match=match, alert_id=new_id(), targets=targets, payload={"rule": rule})
+def alert_for(rule: str, targets: tuple[str, ...] = ("chat",)) -> Match:
+    return Match(
+        rule_id=rule,
+        title=f"{rule} fired",
+        evidence=("A sentence.",),
+        values={"k": 1},
+        targets=targets,
+    )
+
+
+def build(match: Match) -> NewAlert:
+    return NewAlert(
+        match=match, alert_id=new_id(), targets=match.targets, payload={"rule": match.rule_id}
+    )
 
 
 def test_migrations_are_recorded_once(store: Store) -> None:
@@ -127,7 +138,8 @@ def test_article_matches_and_outbox_rows_are_written_together(store: Store) -> N
         feed_id=feed_id,
         baseline=False,
         duplicate_of=None,
-        alerts=[alert_for("envoy-visit", ("chat", "console"))],
+        matches=[alert_for("envoy-visit", ("chat", "console"))],
+        build=build,
         now=T0,
     )
     assert article_id is not None
@@ -144,7 +156,8 @@ def test_the_same_canonical_url_is_stored_once_and_the_loser_writes_nothing(stor
         feed_id=None,
         baseline=False,
         duplicate_of=None,
-        alerts=[alert_for("r")],
+        matches=[alert_for("r")],
+        build=build,
         now=T0,
     )
     second = store.store_article(
@@ -152,7 +165,8 @@ def test_the_same_canonical_url_is_stored_once_and_the_loser_writes_nothing(stor
         feed_id=None,
         baseline=False,
         duplicate_of=None,
-        alerts=[alert_for("r")],
+        matches=[alert_for("r")],
+        build=build,
         now=T0,
     )
     assert first is not None and second is None
@@ -168,18 +182,17 @@ def test_original_by_hash_finds_the_first_non_duplicate(store: Store) -> None:
         feed_id=None,
         baseline=False,
         duplicate_of=None,
-        alerts=[],
         now=T0,
     )
     store.store_article(
         make_article("https://x.example/2"),
         feed_id=None,
         baseline=False,
-        duplicate_of=a,
-        alerts=[],
+        duplicate_of=a.id,
         now=T0,
     )
-    assert store.original_by_hash("h-Body.") == a
+    assert a is not None
+    assert store.original_by_hash("h-Body.") == a.id
     assert store.original_by_hash("h-none") is None
 
 
@@ -189,7 +202,8 @@ def test_outbox_claims_are_leased_and_finished_states_stick(store: Store) -> Non
         feed_id=None,
         baseline=False,
         duplicate_of=None,
-        alerts=[alert_for("a"), alert_for("b")],
+        matches=[alert_for("a"), alert_for("b")],
+        build=build,
         now=T0,
     )
     lease = timedelta(seconds=30)
@@ -213,7 +227,8 @@ def test_an_expired_outbox_lease_is_taken_over(store: Store) -> None:
         feed_id=None,
         baseline=False,
         duplicate_of=None,
-        alerts=[alert_for("a")],
+        matches=[alert_for("a")],
+        build=build,
         now=T0,
     )
     lease = timedelta(seconds=30)
@@ -240,3 +255,45 @@ def test_datetimes_come_back_aware_utc(store: Store) -> None:
     polled = store.feed("wire")
     assert polled is not None and polled.next_poll_at == T0 + timedelta(minutes=15)
     assert polled.next_poll_at.tzinfo is UTC
+
+
+def test_trigger_state_is_kept_in_the_database_between_articles(db_url: str) -> None:
+    from bot.models import Trigger
+    from bot.rules import decide
+
+    match = Match(
+        rule_id="visit",
+        title="t",
+        evidence=("e",),
+        key=("Witkoff", "Moscow"),
+        trigger=Trigger(kind="new", window=timedelta(days=14)),
+    )
+    first = Store.open(db_url)
+    stored = first.store_article(
+        make_article("https://x.example/1"),
+        feed_id=None,
+        baseline=False,
+        duplicate_of=None,
+        matches=[match],
+        decide=decide,
+        build=build,
+        now=T0,
+    )
+    first.close()
+    assert stored is not None and len(stored.alerts) == 1
+    again = Store.open(db_url)  # a restart: the state comes from the database
+    repeat = again.store_article(
+        make_article("https://x.example/2"),
+        feed_id=None,
+        baseline=False,
+        duplicate_of=None,
+        matches=[match],
+        decide=decide,
+        build=build,
+        now=T0 + timedelta(days=1),
+    )
+    assert repeat is not None and repeat.alerts == [] and repeat.held == [("visit", "seen")]
+    assert again.count("matches") == 1
+    [state] = again.trigger_states("visit")
+    assert state["last_seen"] == T0 + timedelta(days=1)
+    again.close()

@@ -1,23 +1,49 @@
 """Alert delivery: the outbox and the targets it sends to."""
 
+from bot.notify._chat import AlertView, AppriseTarget, DiscordTarget, SlackTarget, TeamsTarget
+from bot.notify._factory import build_target
+from bot.notify._neutralize import (
+    discord_text,
+    markdown_text,
+    safe_url,
+    slack_text,
+    teams_text,
+    truncate,
+)
 from bot.notify._outbox import Deliverer, DeliveryReport, RetryPolicy
 from bot.notify._targets import (
     ConsoleTarget,
     DeliveryFailed,
     Target,
     WebhookTarget,
+    check_response,
+    post_json,
     retry_after_seconds,
     sign,
 )
 
 __all__ = [
+    "AlertView",
+    "AppriseTarget",
     "ConsoleTarget",
     "Deliverer",
     "DeliveryFailed",
     "DeliveryReport",
+    "DiscordTarget",
     "RetryPolicy",
+    "SlackTarget",
     "Target",
+    "TeamsTarget",
     "WebhookTarget",
+    "build_target",
+    "check_response",
+    "discord_text",
+    "markdown_text",
+    "post_json",
     "retry_after_seconds",
+    "safe_url",
     "sign",
+    "slack_text",
+    "teams_text",
+    "truncate",
 ]

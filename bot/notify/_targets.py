@@ -1,4 +1,4 @@
-"""Where alerts go: the console and generic JSON webhooks signed per Standard Webhooks."""
+"""Where alerts go: console, signed JSON webhooks; the HTTP status rules all JSON targets share."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 from bot.errors import BotError
-from bot.net import BlockedURL, Http
+from bot.net import BlockedURL, Http, Response
 
 JSON = dict[str, Any]
 
@@ -75,12 +77,15 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
+_SECONDS = re.compile(r"\d+(?:\.\d+)?")
+
+
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
+    """Seconds from a Retry-After header (delta-seconds, possibly decimal, or an HTTP date)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if _SECONDS.fullmatch(value):
         return float(value)
     from email.utils import parsedate_to_datetime
 
@@ -89,6 +94,66 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - now).total_seconds())
+
+
+def _body_retry_after(body: bytes) -> float | None:
+    """`retry_after` from a JSON error body: Discord says it there (in seconds) too."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = data.get("retry_after") if isinstance(data, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return float(value)
+
+
+def check_response(response: Response, *, name: str, now: datetime) -> None:
+    """Return on 2xx; otherwise raise DeliveryFailed saying whether a retry can help."""
+    status = response.status
+    if 200 <= status < 300:
+        return
+    detail = f"target {name}: HTTP {status}: {response.body[:300]!r}"
+    if status in (408, 429) or status >= 500:
+        retry_after = retry_after_seconds(response.headers.get("retry-after"), now)
+        if retry_after is None and status == 429:
+            retry_after = _body_retry_after(response.body)
+        raise DeliveryFailed(detail, retryable=True, retry_after=retry_after)
+    if status == 410:
+        raise DeliveryFailed(
+            f"{detail}: the webhook is gone (deleted, or its channel archived); "
+            f"disable target {name} or give it a new URL",
+            retryable=False,
+        )
+    # 3xx is not followed (a webhook that moved must be reconfigured) and other 4xx will
+    # not get better by repeating the same request.
+    raise DeliveryFailed(detail, retryable=False)
+
+
+async def post_json(
+    http: Http,
+    url: str,
+    body: bytes,
+    *,
+    name: str,
+    now: datetime,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10.0,  # noqa: ASYNC109 - it caps this one request, by design
+) -> None:
+    """POST a JSON `body` once; raise DeliveryFailed unless the answer is a 2xx."""
+    sent = {**(headers or {}), "content-type": "application/json"}
+    try:
+        response = await http.post(url, content=body, headers=sent, timeout=timeout)
+    except BlockedURL as exc:
+        raise DeliveryFailed(f"target {name}: {exc}", retryable=False) from exc
+    except BotError as exc:
+        raise DeliveryFailed(f"target {name}: {exc}", retryable=True) from exc
+    check_response(response, name=name, now=now)
+
+
+def encode_json(data: JSON) -> bytes:
+    """The bytes every JSON target sends: compact UTF-8."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass
@@ -106,37 +171,24 @@ class WebhookTarget:
     headers: dict[str, str] = field(default_factory=dict)
 
     def render(self, payload: JSON) -> bytes:
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return encode_json(payload)
 
     async def send(self, payload: JSON, *, delivery_id: str, now: datetime) -> None:
         body = self.render(payload)
         timestamp = int(now.timestamp())
         headers = {
             **self.headers,
-            "content-type": "application/json",
             "webhook-id": delivery_id,
             "webhook-timestamp": str(timestamp),
         }
         if self.secret:
             headers["webhook-signature"] = sign(self.secret, delivery_id, timestamp, body)
-        try:
-            response = await self.http.post(
-                self.url, content=body, headers=headers, timeout=self.timeout
-            )
-        except BlockedURL as exc:
-            raise DeliveryFailed(str(exc), retryable=False) from exc
-        except BotError as exc:
-            raise DeliveryFailed(f"target {self.name}: {exc}", retryable=True) from exc
-        status = response.status
-        if 200 <= status < 300:
-            return
-        detail = f"target {self.name}: HTTP {status}: {response.body[:300]!r}"
-        if status in (408, 429) or status >= 500:
-            raise DeliveryFailed(
-                detail,
-                retryable=True,
-                retry_after=retry_after_seconds(response.headers.get("retry-after"), now),
-            )
-        # 3xx is not followed (a webhook that moved must be reconfigured) and other 4xx will
-        # not get better by repeating the same request.
-        raise DeliveryFailed(detail, retryable=False)
+        await post_json(
+            self.http,
+            self.url,
+            body,
+            name=self.name,
+            now=now,
+            headers=headers,
+            timeout=self.timeout,
+        )

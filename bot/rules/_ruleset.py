@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from bot.config import RuleConfig
-from bot.models import Match
-from bot.rules._compile import ArticleText, CompiledRule, PhraseIndex, compile_rules
+from bot.models import Match, TriggerState
+from bot.rules._compile import ArticleText, CompiledRule, PhraseIndex, Scan, compile_rules
+from bot.rules._triggers import Decision, decide
 
 __all__ = ["RuleSet"]
 
@@ -39,28 +41,35 @@ class RuleSet:
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(r.id for r in self.rules)
 
-    def match(self, title: str, text: str) -> list[Match]:
-        """The rules that hold on the article, in rule order, with their evidence sentences."""
-        article = ArticleText(title, text, self._phrases)
+    def match(self, title: str, text: str, published: datetime | None = None) -> list[Match]:
+        """What each rule finds in the article, in rule order: one Match per trigger key.
+
+        Dates are resolved against `published` (now when unknown).
+        """
+        when = published or datetime.now(UTC)
+        scan = Scan.of(title, text, self._phrases)
+        views: dict[str | int, ArticleText] = {}
+
+        def view(scope: str | int) -> ArticleText:
+            if scope == "article":
+                scope = "sentence"
+            found = views.get(scope)
+            if found is None:
+                found = views[scope] = ArticleText(
+                    title, text, self._phrases, scope=scope, scan=scan
+                )
+            return found
+
         matches: list[Match] = []
         for rule in self.rules:
             try:
-                evidence = rule.evaluate(article)
+                matches.extend(rule.matches(view(rule.scope), view("sentence"), when))
             except Exception:
                 self.errors[rule.id] += 1
                 log.exception("rule.failed", extra={"rule": rule.id, "title": title[:200]})
-                continue
-            if evidence is None:
-                continue
-            cfg = rule.config
-            matches.append(
-                Match(
-                    rule_id=cfg.id,
-                    title=cfg.title,
-                    evidence=evidence,
-                    values={},
-                    severity=cfg.severity,
-                    targets=cfg.notify,
-                )
-            )
         return matches
+
+    @staticmethod
+    def decide(match: Match, state: TriggerState | None, now: datetime) -> Decision:
+        """Whether `match` is news given its key's stored state (see `bot.rules.decide`)."""
+        return decide(match, state, now)

@@ -2,7 +2,7 @@
 
 from bot.store._engine import make_engine
 from bot.store._migrations import MIGRATIONS, migrate
-from bot.store._store import FeedRow, NewAlert, OutboxRow, Store, new_id
+from bot.store._store import FeedRow, NewAlert, OutboxRow, Store, StoredArticle, new_id
 
 __all__ = [
     "MIGRATIONS",
@@ -10,6 +10,7 @@ __all__ = [
     "NewAlert",
     "OutboxRow",
     "Store",
+    "StoredArticle",
     "make_engine",
     "migrate",
     "new_id",

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.models import Article, Match
+from bot.models import Article, Match, TriggerState
 from bot.store._engine import WRITE_OPTION, make_engine
 from bot.store._migrations import migrate
-from bot.store._tables import articles, feed_polls, feeds, matches, outbox
+from bot.store._tables import articles, feed_polls, feeds, outbox, trigger_state
+from bot.store._tables import matches as matches_t
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -67,6 +70,31 @@ class NewAlert:
     alert_id: str
     targets: tuple[str, ...]
     payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article just stored: its id, the alerts written, the matches held back and why."""
+
+    id: int
+    alerts: list[NewAlert]
+    held: list[tuple[str, str]]
+
+
+class _Decision(Protocol):
+    @property
+    def alert(self) -> Match | None: ...
+    @property
+    def state(self) -> TriggerState: ...
+    @property
+    def reason(self) -> str: ...
+
+
+Decide = Callable[[Match, "TriggerState | None", datetime], _Decision]
+
+
+def _key_text(key: tuple[str, ...]) -> str:
+    return json.dumps(list(key), ensure_ascii=False) if key else ""
 
 
 def new_id() -> str:
@@ -294,13 +322,17 @@ class Store:
         feed_id: int | None,
         baseline: bool,
         duplicate_of: int | None,
-        alerts: Sequence[NewAlert],
+        matches: Sequence[Match] = (),
+        decide: Decide | None = None,
+        build: Callable[[Match], NewAlert] | None = None,
         now: datetime,
-    ) -> int | None:
-        """Store an article with its matches and their outbox rows in one transaction.
+    ) -> StoredArticle | None:
+        """Store an article, run its matches through their triggers, and write the alerts
+        that are news with their outbox rows: all in one transaction.
 
-        Returns the article id, or None when another poll stored the same URL first (then
-        nothing of this call is written).
+        Each match's (rule, key) state is locked while it is decided, so replicas racing on
+        the same news send it once. Returns None when another poll stored the same URL first
+        (then nothing of this call is written).
         """
         with self._write() as conn:
             stmt = (
@@ -328,37 +360,106 @@ class Store:
             article_id = conn.execute(stmt).scalar()
             if article_id is None:
                 return None
-            for alert in alerts:
-                m = alert.match
-                match_id = conn.execute(
-                    insert(matches)
-                    .values(
-                        article_id=article_id,
-                        rule_id=m.rule_id,
-                        alert_id=alert.alert_id,
-                        title=m.title,
-                        severity=m.severity,
-                        values=m.values,
-                        evidence=list(m.evidence),
-                        created_at=now,
-                    )
-                    .returning(matches.c.id)
-                ).scalar_one()
-                for target in alert.targets:
-                    conn.execute(
-                        insert(outbox).values(
-                            delivery_id=new_id(),
-                            match_id=match_id,
-                            target=target,
-                            rule_id=m.rule_id,
-                            payload=alert.payload,
-                            state="pending",
-                            attempts=0,
-                            next_attempt_at=now,
-                            created_at=now,
-                        )
-                    )
-            return int(article_id)
+            sent: list[NewAlert] = []
+            held: list[tuple[str, str]] = []
+            for match in matches:
+                alert: Match | None = match
+                if decide is not None:
+                    state = self._lock_state(conn, match)
+                    decision = decide(match, state, now)
+                    self._save_state(conn, match, decision.state)
+                    alert = decision.alert
+                    if alert is None:
+                        held.append((match.rule_id, decision.reason))
+                        continue
+                assert alert is not None
+                new = (
+                    build(alert)
+                    if build is not None
+                    else NewAlert(alert, new_id(), alert.targets, {})
+                )
+                self._insert_alert(conn, int(article_id), new, now)
+                sent.append(new)
+            return StoredArticle(int(article_id), sent, held)
+
+    def _insert_alert(
+        self, conn: Connection, article_id: int, alert: NewAlert, now: datetime
+    ) -> None:
+        m = alert.match
+        match_id = conn.execute(
+            insert(matches_t)
+            .values(
+                article_id=article_id,
+                rule_id=m.rule_id,
+                key=_key_text(m.key),
+                alert_id=alert.alert_id,
+                title=m.title,
+                severity=m.severity,
+                values=m.values,
+                evidence=list(m.evidence),
+                created_at=now,
+            )
+            .returning(matches_t.c.id)
+        ).scalar_one()
+        for target in alert.targets:
+            conn.execute(
+                insert(outbox).values(
+                    delivery_id=new_id(),
+                    match_id=match_id,
+                    target=target,
+                    rule_id=m.rule_id,
+                    payload=alert.payload,
+                    state="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+
+    def _lock_state(self, conn: Connection, match: Match) -> TriggerState | None:
+        key_text = _key_text(match.key)
+        key_hash = hashlib.sha256(f"{match.rule_id}\n{key_text}".encode()).hexdigest()
+        # Make sure the row exists, then lock it: two transactions deciding the same key queue
+        # on this row instead of both seeing "never seen".
+        conn.execute(
+            self._insert(trigger_state)
+            .values(rule_id=match.rule_id, key_hash=key_hash, key=key_text, events=[])
+            .on_conflict_do_nothing(index_elements=["rule_id", "key_hash"])
+        )
+        query = select(trigger_state).where(
+            trigger_state.c.rule_id == match.rule_id, trigger_state.c.key_hash == key_hash
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        row = conn.execute(query).one()
+        if row.last_seen is None:
+            return None
+        return TriggerState(
+            value=row.value,
+            last_seen=row.last_seen,
+            last_alert=row.last_alert,
+            events=tuple(datetime.fromisoformat(t) for t in row.events),
+        )
+
+    def _save_state(self, conn: Connection, match: Match, state: TriggerState) -> None:
+        key_hash = hashlib.sha256(f"{match.rule_id}\n{_key_text(match.key)}".encode()).hexdigest()
+        conn.execute(
+            update(trigger_state)
+            .where(trigger_state.c.rule_id == match.rule_id, trigger_state.c.key_hash == key_hash)
+            .values(
+                value=state.value,
+                last_seen=state.last_seen,
+                last_alert=state.last_alert,
+                events=[t.isoformat() for t in state.events],
+            )
+        )
+
+    def trigger_states(self, rule_id: str | None = None) -> list[dict[str, Any]]:
+        stmt = select(trigger_state)
+        if rule_id is not None:
+            stmt = stmt.where(trigger_state.c.rule_id == rule_id)
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
 
     def article(self, article_id: int) -> dict[str, Any] | None:
         with self._read() as conn:
@@ -371,8 +472,23 @@ class Store:
                 dict(r._mapping) for r in conn.execute(select(articles).order_by(articles.c.id))
             ]
 
+    def articles_since(self, since: datetime) -> list[dict[str, Any]]:
+        """Stored articles fetched since `since`, oldest publication first."""
+        order = func.coalesce(articles.c.published_at, articles.c.fetched_at)
+        stmt = select(articles).where(articles.c.fetched_at >= since).order_by(order, articles.c.id)
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    def matches_for(self, article_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """The alerts the bot recorded for these articles."""
+        if not article_ids:
+            return []
+        stmt = select(matches_t).where(matches_t.c.article_id.in_(list(article_ids)))
+        with self._read() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt.order_by(matches_t.c.id))]
+
     def count(self, table: str) -> int:
-        tbl = {"articles": articles, "matches": matches, "outbox": outbox, "feeds": feeds}[table]
+        tbl = {"articles": articles, "matches": matches_t, "outbox": outbox, "feeds": feeds}[table]
         with self._read() as conn:
             return int(conn.scalar(select(func.count()).select_from(tbl)) or 0)
 
@@ -452,7 +568,9 @@ class Store:
 
     def list_matches(self) -> list[dict[str, Any]]:
         with self._read() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(matches).order_by(matches.c.id))]
+            return [
+                dict(r._mapping) for r in conn.execute(select(matches_t).order_by(matches_t.c.id))
+            ]
 
 
 _FEED_COLUMNS = tuple(feeds.c[name] for name in FeedRow.__slots__)

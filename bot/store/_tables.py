@@ -122,13 +122,14 @@ matches = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
     Column("rule_id", String(200), nullable=False),
+    Column("key", Text, nullable=False, default=""),
     Column("alert_id", String(36), nullable=False, unique=True),
     Column("title", Text, nullable=False),
     Column("severity", String(16), nullable=False),
     Column("values", JSON, nullable=False),
     Column("evidence", JSON, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
-    UniqueConstraint("article_id", "rule_id", name="uq_matches_article_rule"),
+    UniqueConstraint("article_id", "rule_id", "key", name="uq_matches_article_rule_key"),
     Index("ix_matches_rule_created", "rule_id", "created_at"),
 )
 
@@ -151,4 +152,16 @@ outbox = Table(
     Column("lease_until", UTCDateTime()),
     UniqueConstraint("match_id", "target", name="uq_outbox_match_target"),
     Index("ix_outbox_state_due", "state", "next_attempt_at"),
+)
+
+trigger_state = Table(
+    "trigger_state",
+    metadata,
+    Column("rule_id", String(200), primary_key=True),
+    Column("key_hash", String(64), primary_key=True),
+    Column("key", Text, nullable=False),
+    Column("value", Text),
+    Column("last_seen", UTCDateTime()),
+    Column("last_alert", UTCDateTime()),
+    Column("events", JSON, nullable=False),
 )
