@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest check replay clean
+.PHONY: run test lint typecheck pytest check replay bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ check: $(VENV)/.runtime
 ## replay: run the seed corpus through the default rules
 replay: $(VENV)/.runtime
 	$(BIN)/bot replay ../shared/corpus/seeds.jsonl --alerts-out alerts.jsonl
+
+## bench: run the benchmarks in bench/ and update bench/RESULTS.md
+bench: $(VENV)/.dev
+	$(BIN)/python bench/bench_rules.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -217,16 +217,17 @@ def test_the_default_pack_passes_its_own_test_cases() -> None:
     assert failed == [], [(r.case.name, r.message) for r in failed]
 
 
-def test_a_rule_that_raises_is_skipped_and_counted_while_others_run(tmp_path: Path) -> None:
-    rs = ruleset(tmp_path, ENVOY)
-    other = RuleSet.compile([*load_config(REPO / "rules", {}).rules])
-    broken = rs.rules[0]
+def test_a_rule_that_raises_is_skipped_and_counted_while_others_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rs = RuleSet.compile(load_config(REPO / "rules", {}).rules)
+    broken = next(r for r in rs.rules if r.id == "deadline-change")
 
     def boom(*_: object) -> list[Match]:
         raise RuntimeError("bad rule")
 
-    broken.matches = boom  # type: ignore[method-assign]
-    mixed = RuleSet(other._phrases, [broken, *other.rules])
-    found = mixed.match("", "Witkoff will travel to Moscow for Ukraine talks.", T0)
+    monkeypatch.setattr(broken, "matches", boom)
+    text = "Witkoff will travel to Moscow for Ukraine talks. There is no longer a deadline."
+    found = rs.match("", text, T0)
     assert [m.rule_id for m in found] == ["envoy-visit"]
-    assert mixed.errors["visit"] == 1
+    assert rs.errors["deadline-change"] == 1

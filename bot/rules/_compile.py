@@ -249,6 +249,10 @@ class Node(ABC):
     def evidence(self, article: ArticleText) -> Iterator[int]:
         """For the whole article: the first sentence of each term that holds."""
 
+    def needs(self) -> frozenset[int] | None:
+        """Phrase ids one of which must occur for this to hold; None if not known."""
+        return None
+
 
 class PhraseNode(Node):
     cost = 0
@@ -268,6 +272,9 @@ class PhraseNode(Node):
         hits = article.hits.get(self.phrase_id)
         if hits:
             yield min(hits)
+
+    def needs(self) -> frozenset[int] | None:
+        return frozenset((self.phrase_id,))
 
     def __repr__(self) -> str:
         return f"PhraseNode({self.phrase!r})"
@@ -345,6 +352,20 @@ class ConditionNode(Node):
                 if t.holds(article, None):
                     yield from t.evidence(article)
 
+    def needs(self) -> frozenset[int] | None:
+        known = [n for n in (t.needs() for t in self.all_ or ()) if n is not None]
+        if known:
+            return min(known, key=len)
+        if self.any_:
+            union: set[int] = set()
+            for t in self.any_:
+                n = t.needs()
+                if n is None:
+                    return None
+                union |= n
+            return frozenset(union)
+        return None
+
     def __repr__(self) -> str:
         return f"ConditionNode(any={self.any_!r}, all={self.all_!r}, none={self.none_!r})"
 
@@ -398,6 +419,9 @@ class EntityNode(Node):
             if hits and (sentence is None or sentence in hits) and name not in out:
                 out.append(name)
         return out
+
+    def needs(self) -> frozenset[int] | None:
+        return frozenset(self.canonical)
 
     def __repr__(self) -> str:
         return f"EntityNode({self.name!r})"
@@ -468,6 +492,8 @@ class CompiledRule:
         self.config = config
         self.id = config.id
         self.root = root
+        # Phrases one of which must occur for the rule to hold: a quick test before the tree.
+        self.needs = root.needs()
         self.topic = topic
         self.entities = entities or {}
         self.extractors = [Extractor(name, spec) for name, spec in config.extract.items()]

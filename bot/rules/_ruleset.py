@@ -60,8 +60,12 @@ class RuleSet:
                 )
             return found
 
+        present = {phrase_id for phrase_id, _ in scan.title}
+        present.update(phrase_id for phrase_id, _ in scan.text)
         matches: list[Match] = []
         for rule in self.rules:
+            if rule.needs is not None and rule.needs.isdisjoint(present):
+                continue
             try:
                 matches.extend(rule.matches(view(rule.scope), view("sentence"), when))
             except Exception:

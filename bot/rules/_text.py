@@ -30,6 +30,9 @@ _FOLD = _FoldTable()
 
 def fold(text: str) -> str:
     """Lower-case `text` character by character; the result has the same length."""
+    lowered = text.lower()
+    if len(lowered) == len(text):  # no character grew: the fast path, true of most text
+        return lowered.replace("ς", "σ")
     return text.translate(_FOLD)
 
 
@@ -37,7 +40,9 @@ def is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-_WHITESPACE = re.compile(r"\s+")
+# Runs that are not already a single space: two or more whitespace characters, or one that
+# is not a space (a tab, a line break). Single spaces, by far the most common, stay as they are.
+_WHITESPACE = re.compile(r"\s{2,}|[^\S ]")
 
 
 @dataclass(frozen=True, slots=True)
