@@ -403,3 +403,80 @@ def test_a_rule_edit_applies_while_running_and_a_broken_edit_keeps_the_last_good
         bg.run(server.stop())
         bg.run(receiver.stop())
     assert proc.returncode == 0
+
+
+def test_rules_test_runs_the_cases_and_diffs_a_replay_of_the_stored_articles(
+    seeds: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "bot.db"
+
+    async def fill() -> None:
+        from bot.app import Bot
+        from bot.config import Settings, load_config
+        from bot.net import NetSettings
+
+        articles = load_corpus(seeds)
+        clock = ReplayClock(articles[0].published - timedelta(hours=1))
+        async with ReplayServer(articles, clock) as server, AlertReceiver() as receiver:
+            rules = tmp_path / "live"
+            shutil.copytree(REPO / "rules", rules)
+            (rules / "feeds.yaml").write_text(
+                "feeds:\n"
+                + "".join(
+                    f"  - name: {o}\n    url: {server.feed_url(o)}\n" for o in server.outlets
+                ),
+                encoding="utf-8",
+            )
+            (rules / "targets.yaml").write_text(
+                f"targets:\n  - name: hook\n    type: webhook\n    url: {receiver.url}\n",
+                encoding="utf-8",
+            )
+            env = {"BOT_DB_URL": f"sqlite:///{db}", "BOT_WORKERS": "1"}
+            bot = Bot.build(
+                Settings.from_env(env),
+                load_config(rules, env),
+                now=clock.now,
+                net=NetSettings(allow=("127.0.0.1",)),
+            )
+            try:
+                for feed in bot.feeds:
+                    await bot.pipeline.poll(feed)
+                while server.release_next() is not None:
+                    clock.advance(1)
+                    for feed in bot.feeds:
+                        await bot.pipeline.poll(feed, force=True)
+            finally:
+                await bot.aclose()
+
+    asyncio.run(fill())
+    env = {"BOT_DB_URL": f"sqlite:///{db}"}
+    same = run_bot(
+        "rules", "test", "--rules", str(REPO / "rules"), "--since", "2000d", "--diff", env=env
+    )
+    assert same.returncode == 0, same.stderr
+    assert re.search(r"^\d+ passed, 0 failed$", same.stdout, re.MULTILINE)
+    assert "13 stored articles" in same.stdout
+    assert "Witkoff to Moscow" in same.stdout
+    assert not re.search(r"^[+-] ", same.stdout, re.MULTILINE)  # the bot sent just this
+    edited = tmp_path / "edited"
+    shutil.copytree(REPO / "rules", edited)
+    visit = edited / "envoy-visit.yaml"
+    visit.write_text(
+        visit.read_text(encoding="utf-8").replace("    - Driscoll\n", ""), encoding="utf-8"
+    )
+    (edited / "envoy-visit.tests.yaml").unlink()
+    changed = run_bot(
+        "rules",
+        "test",
+        "envoy-visit",
+        "--rules",
+        str(edited),
+        "--since",
+        "2000d",
+        "--diff",
+        env=env,
+    )
+    assert changed.returncode == 0, changed.stderr
+    removed = re.findall(r"^- envoy-visit (.*)$", changed.stdout, re.MULTILINE)
+    assert removed and all("Driscoll" in line for line in removed)
+    assert not re.search(r"^\+ ", changed.stdout, re.MULTILINE)
