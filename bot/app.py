@@ -20,7 +20,7 @@ from bot.errors import ConfigError
 from bot.extract import Extractor
 from bot.models import Match
 from bot.net import Http, NetSettings
-from bot.notify import ConsoleTarget, Deliverer, Target, WebhookTarget, build_target
+from bot.notify import ConsoleTarget, Deliverer, Target, TargetPolicy, WebhookTarget, build_target
 from bot.pipeline import FeedSpec, Pipeline
 from bot.rules import RuleSet
 from bot.scheduler import BotScheduler
@@ -97,6 +97,7 @@ class Bot:
             if targets is not None
             else build_targets(config.targets, http, debug=debug)
         )
+        policies = {cfg.name: TargetPolicy.of(cfg) for cfg in config.targets}
         pipeline = Pipeline(
             store=store,
             http=http,
@@ -106,8 +107,9 @@ class Bot:
             owner=settings.replica_id,
             now=now,
             route=route,
+            policies=policies,
         )
-        deliverer = Deliverer(store, built, owner=settings.replica_id, now=now)
+        deliverer = Deliverer(store, built, owner=settings.replica_id, now=now, policies=policies)
         feeds = feed_specs(config, settings)
         store.sync_feeds([(f.name, f.url) for f in feeds], now())
         return cls(
@@ -129,8 +131,11 @@ class Bot:
         self.pipeline.rules = RuleSet.compile(config.rules)
         if self._own_targets:
             targets = build_targets(config.targets, self.http, debug=self._debug)
+            policies = {cfg.name: TargetPolicy.of(cfg) for cfg in config.targets}
             self.deliverer.targets = targets
+            self.deliverer.policies = dict(policies)
             self.pipeline.target_names = tuple(targets)
+            self.pipeline.policies = policies
         self.feeds = feed_specs(config, self.settings)
         await self.store.call(
             self.store.sync_feeds, [(f.name, f.url) for f in self.feeds], self.pipeline.now()

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, Literal, TypeVar, Union, cast
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -428,14 +429,86 @@ def _headers(value: Mapping[str, str]) -> Mapping[str, str]:
 Headers = Annotated[Mapping[str, str], AfterValidator(_headers)]
 
 
-class ConsoleTargetConfig(_Frozen):
+_SEVERITY_ORDER = ("info", "warning", "critical")
+_CLOCK = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "timezone", "unknown time zone {tz!r} (e.g. UTC, Europe/Kyiv)", {"tz": value}
+        ) from None
+    return value
+
+
+def _cron(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value, timezone="UTC")
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "cron",
+            "not a cron expression ({error}): minute hour day month weekday",
+            {"error": str(exc)},
+        ) from None
+    return value
+
+
+def _clock(value: str) -> str:
+    if not _CLOCK.fullmatch(value):
+        raise PydanticCustomError("clock", "a time of day as HH:MM")
+    return value
+
+
+def _none_is_empty(value: Any) -> Any:
+    return () if value is None else value
+
+
+class RouteConfig(_Frozen):
+    """Which alerts a target takes when a rule names no targets: by rule id and severity."""
+
+    rules: Annotated[tuple[RuleId, ...], BeforeValidator(_none_is_empty)] = ()  # empty: all
+    min_severity: Literal["info", "warning", "critical"] = "info"
+
+
+class RateLimitConfig(_Frozen):
+    """At most `count` messages per `per`; the rest wait their turn (nothing is dropped)."""
+
+    count: Annotated[int, Field(ge=1)]
+    per: PositiveDuration
+
+
+class QuietHoursConfig(_Frozen):
+    """No messages between `start` and `end` (local time of the target's `timezone`); they
+    are sent when the quiet hours end. Alerts of `except_severity` still go out at once."""
+
+    start: Annotated[str, AfterValidator(_clock)]
+    end: Annotated[str, AfterValidator(_clock)]
+    except_severity: Literal["info", "warning", "critical"] | None = "critical"
+
+
+class _TargetBase(_Frozen):
+    """What every target kind takes: routing, a rate limit, digests and quiet hours."""
+
+    name: Name
+    route: RouteConfig | None = None
+    rate_limit: RateLimitConfig | None = None
+    digest: Annotated[str, AfterValidator(_cron)] | None = None  # cron: one message per run
+    quiet_hours: QuietHoursConfig | None = None
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+
+
+class ConsoleTargetConfig(_TargetBase):
     """Print alerts on standard output."""
 
     name: Name
     type: Literal["console"]
 
 
-class WebhookTargetConfig(_Frozen):
+class WebhookTargetConfig(_TargetBase):
     """POST a JSON alert to `url`, signed per Standard Webhooks when `secret` is set."""
 
     name: Name
@@ -467,7 +540,7 @@ def _discord_name(value: str) -> str:
 DisplayName = Annotated[str, AfterValidator(_display_name)]
 
 
-class SlackTargetConfig(_Frozen):
+class SlackTargetConfig(_TargetBase):
     """Post to a Slack incoming webhook (Block Kit).
 
     `username` and `icon_url` are honoured only by legacy webhooks; app webhooks post as the app.
@@ -481,7 +554,7 @@ class SlackTargetConfig(_Frozen):
     icon_url: HttpUrl | None = None
 
 
-class DiscordTargetConfig(_Frozen):
+class DiscordTargetConfig(_TargetBase):
     """Post to a Discord webhook (one embed; mentions never ping). `icon_url` is the avatar."""
 
     name: Name
@@ -492,7 +565,7 @@ class DiscordTargetConfig(_Frozen):
     icon_url: HttpUrl | None = None
 
 
-class TeamsTargetConfig(_Frozen):
+class TeamsTargetConfig(_TargetBase):
     """Post to a Microsoft Teams Workflows webhook (an Adaptive Card)."""
 
     name: Name
@@ -513,7 +586,7 @@ def _apprise_url(value: Any) -> SecretStr:
     return SecretStr(raw)
 
 
-class AppriseTargetConfig(_Frozen):
+class AppriseTargetConfig(_TargetBase):
     """Notify through Apprise (an optional extra) to any of the services it supports."""
 
     name: Name
@@ -656,10 +729,6 @@ class WithinScope(_Frozen):
     within: Annotated[int, Field(ge=2, le=500)]
 
 
-def _none_is_empty(value: Any) -> Any:
-    return () if value is None else value
-
-
 def _dedupe(value: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value))
 
@@ -796,6 +865,9 @@ _MODELS: tuple[type[BaseModel], ...] = (
     FeedConfig,
     _FeedDefaults,
     _FeedsFile,
+    RouteConfig,
+    RateLimitConfig,
+    QuietHoursConfig,
     ConsoleTargetConfig,
     WebhookTargetConfig,
     SlackTargetConfig,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +14,7 @@ from bot.extract import Extractor
 from bot.feeds import FeedValidators, PollResult, backoff_delay, poll_feed
 from bot.models import Article, Extracted, FeedItem, Match
 from bot.net import Http
+from bot.notify import TargetPolicy, route
 from bot.rules import RuleSet
 from bot.store import FeedRow, NewAlert, Store, new_id
 from bot.summarize import build_payload
@@ -65,6 +66,7 @@ class Pipeline:
         owner: str,
         now: Callable[[], datetime],
         route: Callable[[Match], tuple[str, ...]] | None = None,
+        policies: Mapping[str, TargetPolicy] | None = None,
         lease: timedelta = timedelta(minutes=5),
         page_concurrency: int = 8,
     ) -> None:
@@ -75,13 +77,14 @@ class Pipeline:
         self.target_names = tuple(target_names)
         self.owner = owner
         self.now = now
+        self.policies: Mapping[str, TargetPolicy] = policies or {}
         self.route = route or self._route
         self.lease = lease
         self._pages = asyncio.Semaphore(page_concurrency)
 
     def _route(self, match: Match) -> tuple[str, ...]:
-        """A rule's own targets, or every target when it names none."""
-        return match.targets or self.target_names
+        """A rule's own targets, or every target whose route takes the alert."""
+        return route(match, self.target_names, self.policies)
 
     async def poll(self, feed: FeedSpec, *, force: bool = False) -> PollOutcome | None:
         """Poll one feed if it is due and no other replica holds it; None when skipped."""
@@ -232,11 +235,17 @@ class Pipeline:
 
         def build(match: Match) -> NewAlert:
             alert_id = new_id()
+            targets = self.route(match)
             return NewAlert(
                 match=match,
                 alert_id=alert_id,
-                targets=self.route(match),
+                targets=targets,
                 payload=build_payload(match, article, alert_id=alert_id, created_at=now),
+                not_before={
+                    t: self.policies[t].first_due(now)
+                    for t in targets
+                    if t in self.policies and self.policies[t].digest is not None
+                },
             )
 
         stored = await self.store.call(

@@ -108,7 +108,8 @@ class BotScheduler:
             self.wake_delivery()
 
     async def _deliver(self) -> None:
-        await self.deliverer.deliver_due()
+        # Each target's deliveries run on their own task: a slow target holds up only itself.
+        await self.deliverer.deliver_due(wait=False)
 
     def wake_delivery(self) -> None:
         """Deliver now rather than at the next tick (new alerts were just written)."""
@@ -141,6 +142,7 @@ class BotScheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         pending = set(self._inflight)
+        pending.update(self.deliverer.in_flight())
         if pending:
             _done, still = await asyncio.wait(pending, timeout=grace)
             for task in still:

@@ -10,7 +10,8 @@ from bot.notify._neutralize import (
     teams_text,
     truncate,
 )
-from bot.notify._outbox import Deliverer, DeliveryReport, RetryPolicy
+from bot.notify._outbox import Deliverer, DeliveryReport, RetryPolicy, digest_payload
+from bot.notify._policy import TargetPolicy, route
 from bot.notify._targets import (
     ConsoleTarget,
     DeliveryFailed,
@@ -33,14 +34,17 @@ __all__ = [
     "RetryPolicy",
     "SlackTarget",
     "Target",
+    "TargetPolicy",
     "TeamsTarget",
     "WebhookTarget",
     "build_target",
     "check_response",
+    "digest_payload",
     "discord_text",
     "markdown_text",
     "post_json",
     "retry_after_seconds",
+    "route",
     "safe_url",
     "sign",
     "slack_text",

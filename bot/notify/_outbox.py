@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from bot.notify._policy import TargetPolicy
 from bot.notify._targets import DeliveryFailed, Target
 from bot.store import OutboxRow, Store
 
 log = logging.getLogger("bot.notify")
+
+MAX_DIGEST_ITEMS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +45,64 @@ class DeliveryReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    held: int = 0  # waiting for quiet hours, a rate limit, or an earlier alert
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(
+            self.sent + other.sent,
+            self.retried + other.retried,
+            self.dead + other.dead,
+            self.held + other.held,
+        )
+
+
+def digest_payload(rows: list[OutboxRow], now: datetime) -> dict[str, Any]:
+    """One message for several alerts, shaped like an alert so every target can render it."""
+    payloads = [r.payload for r in rows]
+    shown = payloads[:MAX_DIGEST_ITEMS]
+    lines = [
+        f"{p.get('title', '')} — {p.get('article', {}).get('outlet', '')}".strip(" —")
+        for p in shown
+    ]
+    more = len(payloads) - len(shown)
+    if more:
+        lines.append(f"… and {more} more")
+    severity = max(
+        (p.get("severity", "info") for p in payloads),
+        key=lambda s: (
+            ("info", "warning", "critical").index(s) if s in ("info", "warning", "critical") else 0
+        ),
+    )
+    first = payloads[0].get("article", {})
+    return {
+        "id": hashlib.sha256("".join(r.delivery_id for r in rows).encode()).hexdigest()[:32],
+        "type": "digest",
+        "rule": "digest",
+        "title": f"{len(payloads)} alert{'s' if len(payloads) != 1 else ''} since the last digest",
+        "severity": severity,
+        "summary": "; ".join(lines[:3]),
+        "values": {"count": len(payloads)},
+        "evidence": lines,
+        "article": first,
+        "sources": [
+            {
+                "url": p.get("article", {}).get("url"),
+                "outlet": p.get("article", {}).get("outlet"),
+                "title": p.get("title"),
+            }
+            for p in shown
+        ],
+        "alerts": payloads,
+        "created_at": now.isoformat(),
+    }
 
 
 class Deliverer:
-    """Sends what the outbox holds; one slow or failing target never holds up the others."""
+    """Sends what the outbox holds; one slow or failing target never holds up the others.
+
+    Each target is served by its own task, in order; while a target's task runs, its rows
+    are not claimed again, so a slow chat service only delays its own alerts.
+    """
 
     def __init__(
         self,
@@ -53,40 +112,71 @@ class Deliverer:
         owner: str,
         now: Callable[[], datetime],
         policy: RetryPolicy = RetryPolicy(),
+        policies: Mapping[str, TargetPolicy] | None = None,
         lease: timedelta = timedelta(minutes=2),
     ) -> None:
         self.store = store
         self.targets = dict(targets)
+        self.policies = dict(policies or {})
         self.owner = owner
         self.now = now
         self.policy = policy
         self.lease = lease
+        self._busy: dict[str, asyncio.Task[DeliveryReport]] = {}
 
-    async def deliver_due(self) -> DeliveryReport:
-        rows = await self.store.call(self.store.claim_due, self.now(), self.owner, self.lease)
+    def policy_for(self, target: str) -> TargetPolicy:
+        return self.policies.setdefault(target, TargetPolicy())
+
+    async def deliver_due(self, *, wait: bool = True) -> DeliveryReport:
+        """Claim what is due and start each target's deliveries; with `wait`, wait for them."""
+        busy = tuple(name for name, task in self._busy.items() if not task.done())
+        rows = await self.store.call(
+            self.store.claim_due, self.now(), self.owner, self.lease, exclude_targets=busy
+        )
         by_target: dict[str, list[OutboxRow]] = {}
         for row in rows:
             by_target.setdefault(row.target, []).append(row)
-        reports = await asyncio.gather(
-            *(self._deliver_in_order(name, batch) for name, batch in by_target.items())
-        )
-        return DeliveryReport(
-            sent=sum(r.sent for r in reports),
-            retried=sum(r.retried for r in reports),
-            dead=sum(r.dead for r in reports),
-        )
+        tasks = []
+        for name, batch in by_target.items():
+            task = asyncio.create_task(self._deliver_in_order(name, batch), name=f"deliver:{name}")
+            self._busy[name] = task
+            tasks.append(task)
+        if not wait:
+            return DeliveryReport()
+        report = DeliveryReport()
+        for result in await asyncio.gather(*tasks):
+            report += result
+        return report
+
+    def in_flight(self) -> list[asyncio.Task[DeliveryReport]]:
+        """The targets' delivery tasks still running (to wait for at shutdown)."""
+        return [t for t in self._busy.values() if not t.done()]
 
     async def _deliver_in_order(self, name: str, batch: list[OutboxRow]) -> DeliveryReport:
-        sent = retried = dead = 0
         target = self.targets.get(name)
+        if target is None:
+            # Keep them: the target may come back with the next configuration.
+            for row in batch:
+                await self._retry(
+                    row,
+                    f"target {name} is not configured",
+                    self.now(),
+                    self.policy.cap.total_seconds(),
+                )
+            return DeliveryReport(retried=len(batch))
+        policy = self.policy_for(name)
+        if policy.digest is not None:
+            return await self._deliver_digest(name, target, policy, batch)
+        sent = retried = dead = held = 0
         for i, row in enumerate(batch):
             now = self.now()
-            if target is None:
-                # Keep it: the target may come back with the next configuration.
-                error = f"target {name} is not configured"
-                await self._retry(row, error, now, self.policy.cap.total_seconds())
-                retried += 1
-                continue
+            severity = str(row.payload.get("severity", "info"))
+            wait_until = policy.quiet_until(now, severity) or policy.rate_wait(now)
+            if wait_until is not None:
+                for later in batch[i:]:
+                    await self.store.call(self.store.postpone, later.delivery_id, wait_until)
+                held += len(batch) - i
+                break
             try:
                 await target.send(row.payload, delivery_id=row.delivery_id, now=now)
             except DeliveryFailed as exc:
@@ -94,10 +184,8 @@ class Deliverer:
                     await self._retry(row, exc.detail, now, exc.retry_after)
                     retried += 1
                     # Keep this target's order: the rest waits for the one that failed.
-                    for later in batch[i + 1 :]:
-                        await self._retry(
-                            later, "waiting for an earlier alert", now, exc.retry_after, count=False
-                        )
+                    await self._hold_behind(row, batch[i + 1 :])
+                    held += len(batch) - i - 1
                     break
                 await self.store.call(self.store.mark_dead, row.delivery_id, exc.detail)
                 log.error(
@@ -109,37 +197,69 @@ class Deliverer:
             except Exception as exc:  # a bug in one target must not stop delivery
                 log.exception("delivery.error", extra={"target": name})
                 await self._retry(row, f"{type(exc).__name__}: {exc}", now, None)
+                await self._hold_behind(row, batch[i + 1 :])
                 retried += 1
+                held += len(batch) - i - 1
                 break
+            policy.record_sent(now)
             await self.store.call(self.store.mark_sent, row.delivery_id, self.now())
             log.info(
                 "delivery.sent",
                 extra={"target": name, "delivery_id": row.delivery_id, "rule": row.rule_id},
             )
             sent += 1
-        return DeliveryReport(sent=sent, retried=retried, dead=dead)
+        return DeliveryReport(sent=sent, retried=retried, dead=dead, held=held)
+
+    async def _deliver_digest(
+        self, name: str, target: Target, policy: TargetPolicy, batch: list[OutboxRow]
+    ) -> DeliveryReport:
+        now = self.now()
+        severity = max(
+            (str(r.payload.get("severity", "info")) for r in batch),
+            key=lambda s: (
+                ("info", "warning", "critical").index(s)
+                if s in ("info", "warning", "critical")
+                else 0
+            ),
+        )
+        quiet = policy.quiet_until(now, severity)
+        if quiet is not None:
+            for row in batch:
+                await self.store.call(self.store.postpone, row.delivery_id, quiet)
+            return DeliveryReport(held=len(batch))
+        payload = digest_payload(batch, now)
+        try:
+            await target.send(payload, delivery_id=payload["id"], now=now)
+        except DeliveryFailed as exc:
+            retry = exc.retryable and now - batch[0].created_at < self.policy.horizon
+            for row in batch:
+                if retry:
+                    await self._retry(row, exc.detail, now, exc.retry_after)
+                else:
+                    await self.store.call(self.store.mark_dead, row.delivery_id, exc.detail)
+            return DeliveryReport(retried=len(batch)) if retry else DeliveryReport(dead=len(batch))
+        for row in batch:
+            await self.store.call(self.store.mark_sent, row.delivery_id, now)
+        log.info("delivery.digest", extra={"target": name, "alerts": len(batch)})
+        return DeliveryReport(sent=len(batch))
+
+    async def _hold_behind(self, failed: OutboxRow, later: list[OutboxRow]) -> None:
+        # The rows after a failed one wait until just after its next attempt.
+        for row in later:
+            await self.store.call(self.store.postpone_behind, row.delivery_id, failed.delivery_id)
 
     async def _retry(
-        self,
-        row: OutboxRow,
-        error: str,
-        now: datetime,
-        retry_after: float | None,
-        *,
-        count: bool = True,
+        self, row: OutboxRow, error: str, now: datetime, retry_after: float | None
     ) -> None:
-        attempts = row.attempts + 1 if count else max(1, row.attempts)
+        attempts = row.attempts + 1
         when = now + self.policy.delay(attempts, retry_after)
-        if count:
-            log.warning(
-                "delivery.retry",
-                extra={
-                    "target": row.target,
-                    "error": error,
-                    "attempt": attempts,
-                    "next": when.isoformat(),
-                },
-            )
-            await self.store.call(self.store.mark_retry, row.delivery_id, error, when)
-        else:
-            await self.store.call(self.store.postpone, row.delivery_id, when)
+        log.warning(
+            "delivery.retry",
+            extra={
+                "target": row.target,
+                "error": error,
+                "attempt": attempts,
+                "next": when.isoformat(),
+            },
+        )
+        await self.store.call(self.store.mark_retry, row.delivery_id, error, when)

@@ -6,10 +6,10 @@ import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar
 
@@ -70,6 +70,7 @@ class NewAlert:
     alert_id: str
     targets: tuple[str, ...]
     payload: dict[str, Any]
+    not_before: Mapping[str, datetime] = field(default_factory=dict)  # per target: digests
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +412,7 @@ class Store:
                     payload=alert.payload,
                     state="pending",
                     attempts=0,
-                    next_attempt_at=now,
+                    next_attempt_at=alert.not_before.get(target, now),
                     created_at=now,
                 )
             )
@@ -495,9 +496,15 @@ class Store:
     # -- outbox ------------------------------------------------------------------------------
 
     def claim_due(
-        self, now: datetime, owner: str, lease: timedelta, limit: int = 50
+        self,
+        now: datetime,
+        owner: str,
+        lease: timedelta,
+        limit: int = 50,
+        *,
+        exclude_targets: Sequence[str] = (),
     ) -> list[OutboxRow]:
-        """Lease the pending deliveries that are due, oldest first."""
+        """Lease the pending deliveries that are due, oldest first (except for busy targets)."""
         due = (
             select(outbox.c.id)
             .where(
@@ -508,6 +515,8 @@ class Store:
             .order_by(outbox.c.id)
             .limit(limit)
         )
+        if exclude_targets:
+            due = due.where(outbox.c.target.not_in(list(exclude_targets)))
         if self.dialect == "postgresql":
             due = due.with_for_update(skip_locked=True)
         with self._write() as conn:
@@ -537,6 +546,24 @@ class Store:
                 update(outbox)
                 .where(outbox.c.delivery_id == delivery_id)
                 .values(next_attempt_at=next_attempt_at, lease_owner=None, lease_until=None)
+            )
+
+    def postpone_behind(self, delivery_id: str, behind: str) -> None:
+        """Hold a delivery until just after the next attempt of `behind` (order per target)."""
+        with self._write() as conn:
+            when = conn.scalar(
+                select(outbox.c.next_attempt_at).where(outbox.c.delivery_id == behind)
+            )
+            if when is None:
+                return
+            conn.execute(
+                update(outbox)
+                .where(outbox.c.delivery_id == delivery_id)
+                .values(
+                    next_attempt_at=when + timedelta(milliseconds=1),
+                    lease_owner=None,
+                    lease_until=None,
+                )
             )
 
     def _finish(self, delivery_id: str, **values: Any) -> None:
