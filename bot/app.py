@@ -34,6 +34,27 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def stale_owners(owners: set[str], me: str) -> list[str]:
+    """Lease holders that were processes of this host and are gone (killed, crashed).
+
+    Replica ids default to `host-pid`; a holder on this host whose pid no longer runs will
+    never renew its leases, so its feeds and alerts need not wait for the leases to expire.
+    """
+    host = me.rsplit("-", 1)[0]
+    stale = []
+    for owner in owners:
+        owner_host, _, pid = owner.rpartition("-")
+        if owner == me or owner_host != host or not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            stale.append(owner)
+        except PermissionError:
+            continue  # alive, someone else's
+    return stale
+
+
 def feed_specs(config: Config, settings: Settings) -> list[FeedSpec]:
     return [
         FeedSpec(
@@ -112,6 +133,7 @@ class Bot:
         deliverer = Deliverer(store, built, owner=settings.replica_id, now=now, policies=policies)
         feeds = feed_specs(config, settings)
         store.sync_feeds([(f.name, f.url) for f in feeds], now())
+        store.release_leases(stale_owners(store.lease_owners(), settings.replica_id))
         return cls(
             settings,
             config,
@@ -153,6 +175,12 @@ async def run_bot(
     settings: Settings, env: Mapping[str, str], *, debug: bool = False, once: bool = False
 ) -> None:
     """`bot run`: poll on schedule and deliver until SIGTERM or SIGINT."""
+    # Catch SIGTERM from the start: a stop asked for during start-up is honoured once the
+    # bot is up, instead of killing it halfway.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     config = load_config(Path(settings.rules_dir), env)
     bot = Bot.build(settings, config, debug=debug)
     log.info(
@@ -181,10 +209,6 @@ async def run_bot(
                 bot.store, lambda: scheduler.running, settings.http_host, settings.http_port
             )
             await web.start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         scheduler.start()
         await stop.wait()
         log.info("bot.stopping")

@@ -480,3 +480,13 @@ def test_rules_test_runs_the_cases_and_diffs_a_replay_of_the_stored_articles(
     removed = re.findall(r"^- envoy-visit (.*)$", changed.stdout, re.MULTILINE)
     assert removed and all("Driscoll" in line for line in removed)
     assert not re.search(r"^\+ ", changed.stdout, re.MULTILINE)
+
+
+def test_leases_of_dead_processes_on_this_host_are_stale() -> None:
+    from bot.app import stale_owners
+
+    me = f"host-{os.getpid()}"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    owners = {me, f"host-{dead.pid}", f"host-{os.getppid()}", f"other-{dead.pid}", "host-x"}
+    assert stale_owners(owners, me) == [f"host-{dead.pid}"]

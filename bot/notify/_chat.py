@@ -89,7 +89,11 @@ class AlertView:
         article = article if isinstance(article, dict) else {}
         evidence = tuple(e for e in (_line(x) for x in _list(payload.get("evidence"))) if e)
         context = ""
-        for candidate in (_line(payload.get("summary")), _line(article.get("lead"))):
+        # An LLM summary says it all; otherwise the central sentences chosen beside the
+        # evidence (the extractive summary starts with the evidence: not shown twice).
+        llm = _line(payload.get("summary")) if payload.get("summary_source") == "llm" else ""
+        chosen = " ".join(_line(x) for x in _list(payload.get("context")))
+        for candidate in (llm, _line(chosen), _line(article.get("lead"))):
             if candidate and candidate not in evidence:
                 context = candidate
                 break

@@ -228,12 +228,34 @@ class Store:
         return FeedRow(**row._mapping) if row else None
 
     def release_feeds(self, owner: str) -> None:
-        with self._write() as conn:
-            conn.execute(
-                update(feeds)
-                .where(feeds.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
+        self.release_leases([owner])
+
+    def lease_owners(self) -> set[str]:
+        """Every replica that holds a feed or outbox lease now."""
+        with self._read() as conn:
+            owners = set(
+                conn.scalars(
+                    select(feeds.c.lease_owner).where(feeds.c.lease_owner.is_not(None)).distinct()
+                )
             )
+            owners |= set(
+                conn.scalars(
+                    select(outbox.c.lease_owner).where(outbox.c.lease_owner.is_not(None)).distinct()
+                )
+            )
+        return {o for o in owners if o}
+
+    def release_leases(self, owners: Sequence[str]) -> None:
+        """Drop the feed and outbox leases of these replicas (gone, or stopping)."""
+        if not owners:
+            return
+        with self._write() as conn:
+            for table in (feeds, outbox):
+                conn.execute(
+                    update(table)
+                    .where(table.c.lease_owner.in_(list(owners)))
+                    .values(lease_owner=None, lease_until=None)
+                )
 
     def record_poll(
         self,
