@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import io
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -222,3 +227,47 @@ def test_the_payload_is_plain_json() -> None:
     payload = build_payload(match, article, alert_id="a", created_at=T0)
     assert json.loads(json.dumps(payload)) == payload
     assert payload["values"] == {"to": "2026-06"} and payload["article"]["published"] is None
+
+
+async def test_a_404_is_dead_lettered_and_bot_alerts_shows_it_with_the_answer(
+    tmp_path: Path, receiver: AlertReceiver, http: Http
+) -> None:
+    db_url = f"sqlite:///{tmp_path / 'bot.db'}"
+    store = Store.open(db_url)
+    try:
+        queue(store, "envoy-visit")
+        receiver.respond_with(404)
+        d = Deliverer(
+            store, {"hook": WebhookTarget("hook", receiver.url, http)}, owner="t", now=Clock()
+        )
+        assert (await d.deliver_due()).dead == 1
+        [dead] = store.list_outbox(state="dead")
+    finally:
+        store.close()
+    env = {**os.environ, "BOT_DB_URL": db_url, "COLUMNS": "250"}
+    shown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", "alerts", "--state", "dead"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert dead.delivery_id in shown.stdout and "HTTP 404" in shown.stdout
+    retried = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot", "alerts", "retry", dead.delivery_id],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert retried.returncode == 0 and "queued" in retried.stdout
+    again = Store.open(db_url)
+    try:
+        assert [r.state for r in again.list_outbox()] == ["pending"]
+    finally:
+        again.close()
