@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from bot.config import Config, Settings, TargetConfig, load_config
 from bot.errors import ConfigError
 from bot.extract import Extractor
+from bot.llm import LlmSummarizer
 from bot.models import Match
 from bot.net import Http, NetSettings
 from bot.notify import ConsoleTarget, Deliverer, Target, TargetPolicy, WebhookTarget, build_target
@@ -109,6 +110,7 @@ class Bot:
         route: Callable[[Match], tuple[str, ...]] | None = None,
         debug: bool = False,
         net: NetSettings | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> Bot:
         store = Store.open(settings.db_url)
         http = Http(net or NetSettings(allow=tuple(settings.net_allow)))
@@ -129,6 +131,7 @@ class Bot:
             now=now,
             route=route,
             policies=policies,
+            llm=LlmSummarizer.from_env(env, http) if env is not None else None,
         )
         deliverer = Deliverer(store, built, owner=settings.replica_id, now=now, policies=policies)
         feeds = feed_specs(config, settings)
@@ -182,7 +185,7 @@ async def run_bot(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     config = load_config(Path(settings.rules_dir), env)
-    bot = Bot.build(settings, config, debug=debug)
+    bot = Bot.build(settings, config, debug=debug, env=env)
     log.info(
         "bot.starting",
         extra={

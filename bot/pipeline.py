@@ -12,6 +12,7 @@ from bot.dedup import canonical_url, content_hash
 from bot.errors import BotError
 from bot.extract import Extractor
 from bot.feeds import FeedValidators, PollResult, backoff_delay, poll_feed
+from bot.llm import LlmSummarizer
 from bot.models import Article, Extracted, FeedItem, Match
 from bot.net import Http
 from bot.notify import TargetPolicy, route
@@ -67,6 +68,7 @@ class Pipeline:
         now: Callable[[], datetime],
         route: Callable[[Match], tuple[str, ...]] | None = None,
         policies: Mapping[str, TargetPolicy] | None = None,
+        llm: LlmSummarizer | None = None,
         lease: timedelta = timedelta(minutes=5),
         page_concurrency: int = 8,
     ) -> None:
@@ -78,6 +80,7 @@ class Pipeline:
         self.owner = owner
         self.now = now
         self.policies: Mapping[str, TargetPolicy] = policies or {}
+        self.llm = llm
         self.route = route or self._route
         self.lease = lease
         self._pages = asyncio.Semaphore(page_concurrency)
@@ -233,6 +236,14 @@ class Pipeline:
         if duplicate_of is None and (not baseline or in_backfill):
             found = self.rules.match(article.title, article.text, article.published or now)
 
+        llm_summary: str | None = None
+        if self.llm is not None and found:
+            # Asked before the transaction (it is slow and may fail); once per story.
+            evidence = [e for m in found for e in m.evidence][:3]
+            llm_summary = await self.llm.summarize(
+                article.canonical_url, article.title, article.text, evidence
+            )
+
         def build(match: Match) -> NewAlert:
             alert_id = new_id()
             targets = self.route(match)
@@ -240,7 +251,9 @@ class Pipeline:
                 match=match,
                 alert_id=alert_id,
                 targets=targets,
-                payload=build_payload(match, article, alert_id=alert_id, created_at=now),
+                payload=build_payload(
+                    match, article, alert_id=alert_id, created_at=now, llm_summary=llm_summary
+                ),
                 not_before={
                     t: self.policies[t].first_due(now)
                     for t in targets

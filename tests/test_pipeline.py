@@ -172,3 +172,47 @@ async def test_a_page_that_cannot_be_fetched_falls_back_to_the_feed_summary(rig:
     [row] = rig.bot.store.list_articles()
     assert row["extraction"] == "summary"
     assert row["text"] and row["text"] in article.text.replace("\n", " ")
+
+
+async def test_with_an_llm_endpoint_alerts_carry_its_summary_and_a_failure_keeps_ours(
+    seeds: Path, tmp_path: Path
+) -> None:
+    from tests.test_llm import ANSWER, ChatServer
+
+    articles = load_corpus(seeds)
+    clock = ReplayClock(articles[0].published - timedelta(hours=1))
+    chat = ChatServer()
+    await chat.start()
+    try:
+        async with ReplayServer(articles, clock) as server, AlertReceiver() as receiver:
+            rules = write_rules(
+                tmp_path / "rules",
+                [(o, server.feed_url(o)) for o in server.outlets],
+                interval="1m",
+                webhook_url=receiver.url,
+            )
+            env = {
+                "BOT_DB_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+                "BOT_WORKERS": "1",
+                "BOT_LLM_URL": chat.base_url,
+                "BOT_LLM_MODEL": "test-model",
+            }
+            bot = Bot.build(
+                Settings.from_env(env),
+                load_config(rules, env),
+                now=clock.now,
+                net=NetSettings(allow=("127.0.0.1",)),
+                env=env,
+            )
+            chat.answer(("status", 500))  # the first story's request fails
+            try:
+                await release_all(Rig(bot, server, receiver, clock))
+            finally:
+                await bot.aclose()
+        payloads = [r.json for r in receiver.delivered if r.json]
+        sources = [p["summary_source"] for p in payloads]
+        assert sources[0] == "extractive" and set(sources[1:]) == {"llm"}
+        assert all(p["summary"] == ANSWER.strip() for p in payloads[1:])
+        assert len(chat.requests) == len(payloads)  # once per story (here: per article)
+    finally:
+        await chat.stop()
