@@ -19,6 +19,7 @@ from bot.config import Config, Settings, TargetConfig, load_config
 from bot.errors import ConfigError
 from bot.extract import Extractor
 from bot.llm import LlmSummarizer
+from bot.metrics import Metrics
 from bot.models import Match
 from bot.net import Http, NetSettings
 from bot.notify import ConsoleTarget, Deliverer, Target, TargetPolicy, WebhookTarget, build_target
@@ -111,6 +112,7 @@ class Bot:
         debug: bool = False,
         net: NetSettings | None = None,
         env: Mapping[str, str] | None = None,
+        metrics: Metrics | None = None,
     ) -> Bot:
         store = Store.open(settings.db_url)
         http = Http(net or NetSettings(allow=tuple(settings.net_allow)))
@@ -132,8 +134,11 @@ class Bot:
             route=route,
             policies=policies,
             llm=LlmSummarizer.from_env(env, http) if env is not None else None,
+            metrics=metrics,
         )
-        deliverer = Deliverer(store, built, owner=settings.replica_id, now=now, policies=policies)
+        deliverer = Deliverer(
+            store, built, owner=settings.replica_id, now=now, policies=policies, metrics=metrics
+        )
         feeds = feed_specs(config, settings)
         store.sync_feeds([(f.name, f.url) for f in feeds], now())
         store.release_leases(stale_owners(store.lease_owners(), settings.replica_id))
@@ -184,8 +189,27 @@ async def run_bot(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    from prometheus_client import CollectorRegistry
+
+    metrics = Metrics(CollectorRegistry(), replica=settings.replica_id)
+    state: dict[str, Any] = {"rules": False, "scheduler": None}
+
+    def readiness() -> dict[str, bool]:
+        sched = state["scheduler"]
+        return {"rules": bool(state["rules"]), "scheduler": bool(sched and sched.running)}
+
+    web = None
+    if settings.http_port and not once:
+        web = StatusServer(None, readiness, settings.http_host, settings.http_port, metrics=metrics)
+        await web.start()
     config = load_config(Path(settings.rules_dir), env)
-    bot = Bot.build(settings, config, debug=debug, env=env)
+    bot = await asyncio.to_thread(
+        Bot.build, settings, config, debug=debug, env=env, metrics=metrics
+    )
+    metrics.rules_loaded(len(config.rules))
+    state["rules"] = True
+    if web is not None:
+        web.attach(bot.store)
     log.info(
         "bot.starting",
         extra={
@@ -204,14 +228,9 @@ async def run_bot(
         scheduler = BotScheduler(
             bot.pipeline, bot.deliverer, bot.feeds, delivery_interval=settings.delivery_interval
         )
-        watcher = ConfigWatcher(Path(settings.rules_dir), env, bot, scheduler)
+        state["scheduler"] = scheduler
+        watcher = ConfigWatcher(Path(settings.rules_dir), env, bot, scheduler, metrics)
         scheduler.add_periodic("reload", watcher.check, timedelta(seconds=2))
-        web = None
-        if settings.http_port:
-            web = StatusServer(
-                bot.store, lambda: scheduler.running, settings.http_host, settings.http_port
-            )
-            await web.start()
         scheduler.start()
         await stop.wait()
         log.info("bot.stopping")
@@ -241,8 +260,14 @@ class ConfigWatcher:
     """
 
     def __init__(
-        self, rules_dir: Path, env: Mapping[str, str], bot: Bot, scheduler: BotScheduler
+        self,
+        rules_dir: Path,
+        env: Mapping[str, str],
+        bot: Bot,
+        scheduler: BotScheduler,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.rules_dir = rules_dir
         self.env = env
         self.bot = bot
@@ -262,6 +287,8 @@ class ConfigWatcher:
         except ConfigError as exc:
             self.failures += 1
             self.last_failed = True
+            if self.metrics is not None:
+                self.metrics.reload_failed()
             log.error(
                 "rules.reload_failed", extra={"problems": exc.problems, "failures": self.failures}
             )
@@ -270,6 +297,8 @@ class ConfigWatcher:
         self.scheduler.set_feeds(self.bot.feeds)
         self.reloads += 1
         self.last_failed = False
+        if self.metrics is not None:
+            self.metrics.rules_loaded(len(config.rules))
         log.info(
             "rules.reloaded",
             extra={"rules": [r.id for r in config.rules], "feeds": len(config.feeds)},

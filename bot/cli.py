@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -242,28 +242,224 @@ def alerts_retry(delivery_id: str) -> None:
 
 @cli.group(name="feeds")
 def feeds_cmd() -> None:
-    """Inspect the feeds the bot polls."""
+    """Inspect, import and export the feeds the bot polls."""
 
 
 @feeds_cmd.command(name="list")
-def feeds_list() -> None:
-    """Each stored feed with its last poll, status and failures."""
+@rules_option
+def feeds_list(rules: Path | None) -> None:
+    """Each feed with its health: last poll, status, failures in a row, last good poll."""
+    from bot.health import DEFAULT_FAILURE_THRESHOLD, feed_health
+
+    settings = _settings(rules)
+    try:
+        configured = {f.name: f for f in load_config(Path(settings.rules_dir), os.environ).feeds}
+    except ConfigError as exc:
+        configured = {}
+        err.print(
+            f"[yellow]{settings.rules_dir} does not load ({len(exc.problems)} problems): "
+            "showing the stored feeds only[/]"
+        )
     store = _store()
     try:
-        rows = store.list_feeds()
+        stored = {f.name: f for f in store.feed_overview()}
     finally:
         store.close()
-    table = Table("feed", "last poll", "status", "failures", "next poll", "error")
-    for f in rows:
+    table = Table(
+        "feed",
+        "health",
+        "interval",
+        "last poll",
+        "status",
+        "failures",
+        "last good poll",
+        "articles",
+        "next poll",
+        "error",
+    )
+    colours = {"ok": "green", "failing": "red", "erroring": "yellow"}
+    for name in sorted(set(configured) | set(stored)):
+        cfg, row = configured.get(name), stored.get(name)
+        if row is None:
+            health = "disabled" if cfg is not None and not cfg.enabled else "never polled"
+        elif cfg is None and configured:
+            health = "not configured"
+        else:
+            health = feed_health(
+                row.consecutive_failures,
+                row.last_polled_at,
+                enabled=cfg.enabled if cfg is not None else True,
+                threshold=DEFAULT_FAILURE_THRESHOLD,
+            )
         table.add_row(
-            f.name,
-            f.last_polled_at.strftime("%Y-%m-%d %H:%M") if f.last_polled_at else "-",
-            f.last_status or "-",
-            str(f.consecutive_failures),
-            f.next_poll_at.strftime("%Y-%m-%d %H:%M") if f.next_poll_at else "-",
-            (f.last_error or "")[:60],
+            name,
+            f"[{colours[health]}]{health}[/]" if health in colours else health,
+            _duration_text(cfg.interval) if cfg is not None else "-",
+            _when(row.last_polled_at if row else None),
+            (row.last_status or "-") if row else "-",
+            str(row.consecutive_failures) if row else "-",
+            _when(row.last_ok_at if row else None),
+            str(row.articles) if row else "-",
+            _when(row.next_poll_at if row else None),
+            ((row.last_error or "")[:60]) if row else "",
         )
     Console().print(table)
+
+
+@feeds_cmd.command(name="import")
+@click.argument("opml_file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@rules_option
+@click.option("--dry-run", is_flag=True, help="Report what would be imported; change nothing.")
+def feeds_import(opml_file: Path, rules: Path | None, dry_run: bool) -> None:
+    """Add the feeds of an OPML file to feeds.yaml (each URL once); report what was skipped."""
+    from bot.opml import appended_feeds_yaml, parse_opml, write_atomically
+
+    settings = _settings(rules)
+    feeds_file = Path(settings.rules_dir) / "feeds.yaml"
+    original = feeds_file.read_text(encoding="utf-8") if feeds_file.exists() else ""
+    if original.strip():
+        problems = _feeds_file_problems(original)
+        if problems:
+            raise ConfigError([f"{feeds_file}: fix this file before importing", *problems])
+    names, urls = _configured_feeds(original)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(f"reading {opml_file.name}", total=None)
+
+        def step(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = parse_opml(
+            opml_file.read_bytes(), taken_names=names, known_urls=urls, progress=step
+        )
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if result.feeds and not dry_run:
+        comment = f"imported from {opml_file.name} on {stamp}"
+        updated = appended_feeds_yaml(original, result.feeds, comment)
+        problems = _feeds_file_problems(updated)
+        if problems:  # never leave a feeds.yaml the bot cannot load
+            raise BotError("the import would break feeds.yaml: " + "; ".join(problems))
+        write_atomically(feeds_file, updated)
+    verb = "would import" if dry_run else "imported"
+    click.echo(
+        f"{verb} {len(result.feeds)} feed{'s' if len(result.feeds) != 1 else ''}"
+        + (f" into {feeds_file}" if result.feeds else "")
+    )
+    for feed in result.feeds:
+        where = f"  [{' / '.join(feed.category)}]" if feed.category else ""
+        click.echo(f"  + {feed.name}  <{feed.url}>{where}")
+    if result.skipped:
+        click.echo(f"skipped {len(result.skipped)}:")
+        for reason, detail in result.skipped:
+            click.echo(f"  - {reason}: {detail}")
+
+
+@feeds_cmd.command(name="export")
+@rules_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the OPML here instead of printing it.",
+)
+def feeds_export(rules: Path | None, output: Path | None) -> None:
+    """Print the configured feeds as OPML, for a feed reader or another bot."""
+    from bot.opml import export_opml, write_atomically
+
+    settings = _settings(rules)
+    config = load_config(Path(settings.rules_dir), os.environ)
+    data = export_opml([(f.name, f.url) for f in config.feeds])
+    if output is None:
+        click.echo(data.decode("utf-8"), nl=False)
+    else:
+        write_atomically(output, data.decode("utf-8"))
+        click.echo(f"wrote {len(config.feeds)} feeds to {output}", err=True)
+
+
+def _configured_feeds(text: str) -> tuple[set[str], list[str]]:
+    """The names and URLs already in a feeds.yaml text."""
+    from ruamel.yaml import YAML
+
+    doc = YAML(typ="safe").load(text) if text.strip() else None
+    names: set[str] = set()
+    urls: list[str] = []
+    entries = doc.get("feeds") if isinstance(doc, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict):
+            names.add(str(entry.get("name", "")))
+            urls.append(str(entry.get("url", "")))
+    return names, urls
+
+
+def _feeds_file_problems(text: str) -> list[str]:
+    """What `bot check` would say about this feeds.yaml text (the other files aside)."""
+    import tempfile
+
+    from bot.config import check
+
+    with tempfile.TemporaryDirectory(prefix="bot-feeds-") as tmp:
+        (Path(tmp) / "feeds.yaml").write_text(text, encoding="utf-8")
+        problems = check(Path(tmp), os.environ)
+    shown = []
+    for problem in problems:
+        where, _, rest = problem.partition(": ")
+        if Path(where.split(":", 1)[0]).name == "feeds.yaml":
+            shown.append("feeds.yaml" + where.split("feeds.yaml", 1)[1] + ": " + rest)
+    return shown
+
+
+@cli.command(name="maintain")
+@click.option(
+    "--retention",
+    help="Drop article text (and old polls and sent deliveries) older than this "
+    "(90d, 26w; 'off' keeps everything). Default: $BOT_RETENTION or 90d.",
+)
+def maintain_cmd(retention: str | None) -> None:
+    """Apply retention and tidy the database now (the running bot does it on schedule)."""
+    cutoff_after = _retention(retention)
+    store = _store()
+    try:
+        if cutoff_after is not None:
+            report = store.apply_retention(datetime.now(UTC) - cutoff_after)
+            click.echo(
+                f"retention {_duration_text(cutoff_after)}: {report.texts_dropped} article texts "
+                f"dropped, {report.polls_pruned} polls and {report.deliveries_pruned} sent "
+                "deliveries removed"
+            )
+        else:
+            click.echo("retention off: nothing dropped")
+        click.echo("database: " + ", ".join(store.maintain()))
+    finally:
+        store.close()
+
+
+def _retention(value: str | None) -> timedelta | None:
+    """The retention period from the option or $BOT_RETENTION (default 90d); None is off."""
+    from bot.config import parse_duration
+
+    raw = (value or os.environ.get("BOT_RETENTION", "") or "90d").strip()
+    if raw.lower() in ("off", "0", "none", "never"):
+        return None
+    try:
+        period = parse_duration(raw)
+    except ValueError as exc:
+        if value is not None:
+            raise click.BadParameter(str(exc), param_hint="--retention") from exc
+        raise ConfigError(f"BOT_RETENTION: {exc}") from exc
+    if period <= timedelta(0):
+        raise ConfigError("BOT_RETENTION: must be longer than 0 (or 'off')")
+    return period
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+def _duration_text(period: timedelta) -> str:
+    seconds = int(period.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _store() -> Any:

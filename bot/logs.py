@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 _secrets: set[str] = set()
+
+# Whatever was registered, these never reach a log line either: a password in a URL
+# (postgresql://user:pw@host), chat webhook URLs (the path is the token), token-like query
+# parameters.
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?<=://)[^/\s:@\"']+:[^/\s@\"']+@"), "***@"),
+    (re.compile(r"(https://hooks\.slack\.com/)[^\s\"'<>]+"), r"\1***"),
+    (re.compile(r"(https://(?:\w+\.)?discord(?:app)?\.com/api/webhooks/)[^\s\"'<>]+"), r"\1***"),
+    (re.compile(r"(https://[\w.-]+\.webhook\.office\.com/)[^\s\"'<>]+"), r"\1***"),
+    (
+        re.compile(
+            r"([?&](?:token|access_token|api_?key|apikey|key|secret|sig|signature|password)=)"
+            r"[^&\s\"'<>]+",
+            re.IGNORECASE,
+        ),
+        r"\1***",
+    ),
+)
 
 
 def register_secret(value: str | None) -> None:
@@ -19,9 +38,13 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
+    """`text` without any registered secret, URL password, webhook URL token or token-like
+    query parameter."""
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, "***")
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
     return text
 
 

@@ -13,6 +13,7 @@ from bot.errors import BotError
 from bot.extract import Extractor
 from bot.feeds import FeedValidators, PollResult, backoff_delay, poll_feed
 from bot.llm import LlmSummarizer
+from bot.metrics import Metrics
 from bot.models import Article, Extracted, FeedItem, Match
 from bot.net import Http
 from bot.notify import TargetPolicy, route
@@ -71,7 +72,11 @@ class Pipeline:
         llm: LlmSummarizer | None = None,
         lease: timedelta = timedelta(minutes=5),
         page_concurrency: int = 8,
+        metrics: Metrics | None = None,
     ) -> None:
+        from prometheus_client import CollectorRegistry
+
+        self.metrics = metrics or Metrics(CollectorRegistry(), process=False)
         self.store = store
         self.http = http
         self.extractor = extractor
@@ -98,12 +103,13 @@ class Pipeline:
             return None
         started = self.now()
         try:
-            result = await poll_feed(
-                self.http,
-                feed.name,
-                row.url,
-                FeedValidators(row.etag, row.last_modified, row.body_hash),
-            )
+            with self.metrics.time("fetch_feed"):
+                result = await poll_feed(
+                    self.http,
+                    feed.name,
+                    row.url,
+                    FeedValidators(row.etag, row.last_modified, row.body_hash),
+                )
             stored, alerts, new_items = await self._store_items(feed, row, result)
         except Exception as exc:  # contained: one bad feed never stops the others
             return await self._failed(feed, row, started, exc)
@@ -123,6 +129,7 @@ class Pipeline:
                 result.validators.body_hash,
             ),
         )
+        self.metrics.poll(feed.name, result.status)
         outcome = PollOutcome(
             feed.name, result.status, result.http_status, new_items, stored, alerts
         )
@@ -170,6 +177,7 @@ class Pipeline:
             next_poll_at=self.now() + timedelta(seconds=delay),
             error=error,
         )
+        self.metrics.poll(feed.name, "failed")
         return PollOutcome(feed.name, "failed", error=error)
 
     async def _store_items(
@@ -197,10 +205,12 @@ class Pipeline:
     async def _fetch(self, canonical: str, item: FeedItem) -> _Fetched:
         async with self._pages:
             try:
-                response = await self.http.get(item.url)
+                with self.metrics.time("fetch_page"):
+                    response = await self.http.get(item.url)
                 if not response.ok:
                     raise BotError(f"HTTP {response.status} from {item.url}")
-                extracted = await self.extractor.extract(response.body, response.url)
+                with self.metrics.time("extract"):
+                    extracted = await self.extractor.extract(response.body, response.url)
             except BotError as exc:
                 log.info("page.fallback", extra={"url": item.url, "error": str(exc)})
                 return _Fetched(item, canonical, None, item.url, str(exc))
@@ -234,7 +244,10 @@ class Pipeline:
         in_backfill = article.published is not None and now - article.published <= feed.backfill
         found: list[Match] = []
         if duplicate_of is None and (not baseline or in_backfill):
-            found = self.rules.match(article.title, article.text, article.published or now)
+            with self.metrics.time("match"):
+                found = self.rules.match(article.title, article.text, article.published or now)
+            for m in found:
+                self.metrics.match(m.rule_id)
 
         llm_summary: str | None = None
         if self.llm is not None and found:
@@ -261,17 +274,18 @@ class Pipeline:
                 },
             )
 
-        stored = await self.store.call(
-            self.store.store_article,
-            article,
-            feed_id=feed_id,
-            baseline=baseline,
-            duplicate_of=duplicate_of,
-            matches=found,
-            decide=self.rules.decide,
-            build=build,
-            now=now,
-        )
+        with self.metrics.time("store"):
+            stored = await self.store.call(
+                self.store.store_article,
+                article,
+                feed_id=feed_id,
+                baseline=baseline,
+                duplicate_of=duplicate_of,
+                matches=found,
+                decide=self.rules.decide,
+                build=build,
+                now=now,
+            )
         if stored is None:
             return None
         log.info(
@@ -287,4 +301,11 @@ class Pipeline:
                 "held": [f"{rule}: {why}" for rule, why in stored.held],
             },
         )
+        self.metrics.article_stored(article.extraction)
+        if duplicate_of is not None:
+            self.metrics.duplicate("hash")
+        for a in stored.alerts:
+            self.metrics.alert(a.match.rule_id)
+        for rule, why in stored.held:
+            self.metrics.suppressed(rule, why)
         return len(stored.alerts)

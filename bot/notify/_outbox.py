@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.metrics import Metrics
 from bot.notify._policy import TargetPolicy
 from bot.notify._targets import DeliveryFailed, Target
 from bot.store import OutboxRow, Store
@@ -114,7 +115,11 @@ class Deliverer:
         policy: RetryPolicy = RetryPolicy(),
         policies: Mapping[str, TargetPolicy] | None = None,
         lease: timedelta = timedelta(minutes=2),
+        metrics: Metrics | None = None,
     ) -> None:
+        from prometheus_client import CollectorRegistry
+
+        self.metrics = metrics or Metrics(CollectorRegistry(), process=False)
         self.store = store
         self.targets = dict(targets)
         self.policies = dict(policies or {})
@@ -178,7 +183,8 @@ class Deliverer:
                 held += len(batch) - i
                 break
             try:
-                await target.send(row.payload, delivery_id=row.delivery_id, now=now)
+                with self.metrics.time("deliver"):
+                    await target.send(row.payload, delivery_id=row.delivery_id, now=now)
             except DeliveryFailed as exc:
                 if exc.retryable and now - row.created_at < self.policy.horizon:
                     await self._retry(row, exc.detail, now, exc.retry_after)
@@ -201,6 +207,7 @@ class Deliverer:
                 retried += 1
                 held += len(batch) - i - 1
                 break
+            self.metrics.delivery(name, "sent")
             policy.record_sent(now)
             await self.store.call(self.store.mark_sent, row.delivery_id, self.now())
             log.info(

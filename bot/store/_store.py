@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.models import Article, Match, TriggerState
 from bot.store._engine import WRITE_OPTION, make_engine
+from bot.store._maintenance import MaintenanceQueries
 from bot.store._migrations import migrate
 from bot.store._tables import articles, feed_polls, feeds, outbox, trigger_state
 from bot.store._tables import matches as matches_t
@@ -103,7 +104,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class Store:
+class Store(MaintenanceQueries):
     """The database underneath every stage.
 
     Methods are synchronous; async callers go through `call`, which runs them on the store's

@@ -1,0 +1,316 @@
+"""OPML: read a feed reader's subscription list, write the configured feeds as one."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit, urlunsplit
+from xml.etree.ElementTree import Element, SubElement, indent, tostring
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from bot.errors import BotError
+
+MAX_NAME: Final = 100
+_SLUG_DROP = re.compile(r"[^a-z0-9._-]+")
+_FEED_WORDS: Final = frozenset({"rss", "feed", "feeds", "atom", "xml", "index", "rdf"})
+_FEED_SUFFIXES: Final = (".xml", ".rss", ".atom", ".rdf", ".php", ".cms", ".aspx")
+_HOST_PREFIXES: Final = ("www.", "feeds.", "feed.", "rss.")
+
+
+class OpmlError(BotError):
+    """The file is not OPML we can read: malformed XML, entity declarations, no <body>."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpmlFeed:
+    """One subscription: a name usable in feeds.yaml, the feed URL, and where it sat."""
+
+    name: str
+    url: str
+    title: str = ""
+    html_url: str = ""
+    category: tuple[str, ...] = ()  # the titles of the outlines it was nested in
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """The feeds to import, in file order, and every outline left out with its reason."""
+
+    feeds: list[OpmlFeed]
+    skipped: list[tuple[str, str]]  # (reason, detail)
+
+
+def feed_key(url: str) -> str:
+    """Two URLs of the same feed give the same key: scheme, case of the host, a default
+    port, a `www.` prefix and a trailing slash or fragment do not count."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    host = host.removeprefix("www.")
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
+    path = parts.path.rstrip("/") or ""
+    return urlunsplit(("", host, path, parts.query, ""))
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = _SLUG_DROP.sub("-", ascii_text.lower())
+    slug = re.sub(r"-{2,}", "-", slug).strip("-._")
+    return slug[:MAX_NAME].rstrip("-._")
+
+
+def name_from_url(url: str) -> str:
+    """A feed name from its URL: the host without www./feeds./rss. and the path's
+    meaningful segments (`https://feeds.bbci.co.uk/news/world/rss.xml` -> `bbci.co.uk-news-world`).
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    for prefix in _HOST_PREFIXES:
+        if host.startswith(prefix) and host.count(".") >= 2:
+            host = host[len(prefix) :]
+            break
+    segments = []
+    for segment in parts.path.split("/"):
+        seg = segment.lower()
+        for suffix in _FEED_SUFFIXES:
+            seg = seg.removesuffix(suffix)
+        if seg and seg not in _FEED_WORDS:
+            segments.append(seg)
+    return _slug("-".join([host, *segments])) or "feed"
+
+
+def unique_name(base: str, taken: set[str]) -> str:
+    """`base`, or `base-2`, `base-3`… whichever is not in `taken` (which gets it)."""
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        suffix = f"-{n}"
+        name = base[: MAX_NAME - len(suffix)] + suffix
+    taken.add(name)
+    return name
+
+
+def _http_url(url: str) -> str | None:
+    """Why `url` cannot be polled, or None when it is a usable http(s) URL."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"not an http(s) URL (scheme {parts.scheme or 'missing'!r})"
+    if not host or any(ch.isspace() for ch in url):
+        return "not a valid URL"
+    return None
+
+
+def parse_opml(
+    data: bytes,
+    *,
+    taken_names: Iterable[str] = (),
+    known_urls: Iterable[str] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """The feeds an OPML document subscribes to.
+
+    Nested outlines are walked (their titles become the feed's category); a URL seen before
+    in the file (or in `known_urls`) is skipped as a duplicate; a feed without a title is
+    named from its URL; names avoid `taken_names` and each other. Entity declarations and
+    external references are refused (defusedxml), so a hostile file cannot expand or fetch.
+    `progress(done, total)` is called after each outline.
+    """
+    try:
+        root = SafeET.fromstring(data)
+    except DefusedXmlException as exc:
+        raise OpmlError(
+            f"refused: {type(exc).__name__} (entity declarations are not allowed)"
+        ) from None
+    except SafeET.ParseError as exc:
+        raise OpmlError(f"not well-formed XML: {exc}") from None
+    if _local(root.tag) != "opml":
+        raise OpmlError(f"not an OPML document (root element <{_local(root.tag)}>)")
+    body = next((child for child in root if _local(child.tag) == "body"), None)
+    if body is None:
+        raise OpmlError("not an OPML document (no <body>)")
+    taken = set(taken_names)
+    seen: dict[str, str] = {feed_key(u): "already configured" for u in known_urls}
+    feeds: list[OpmlFeed] = []
+    skipped: list[tuple[str, str]] = []
+    total = sum(1 for e in body.iter() if _local(e.tag) == "outline")
+    done = 0
+
+    def walk(parent: Element, category: tuple[str, ...]) -> None:
+        nonlocal done
+        for outline in parent:
+            if _local(outline.tag) != "outline":
+                continue
+            done += 1
+            if progress is not None:
+                progress(done, total)
+            title = (outline.get("title") or outline.get("text") or "").strip()
+            url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
+            children = [c for c in outline if _local(c.tag) == "outline"]
+            if not url:
+                if children:
+                    walk(outline, (*category, title) if title else category)
+                else:
+                    skipped.append(("no feed URL (xmlUrl)", title or "(untitled outline)"))
+                continue
+            label = f"{title} <{url}>" if title else url
+            problem = _http_url(url)
+            if problem is not None:
+                skipped.append((problem, label))
+                continue
+            key = feed_key(url)
+            if key in seen:
+                skipped.append((seen[key], label))
+                continue
+            name = unique_name(_slug(title) or name_from_url(url), taken)
+            seen[key] = f"duplicate of {name}"
+            feeds.append(
+                OpmlFeed(
+                    name=name,
+                    url=url,
+                    title=title,
+                    html_url=(outline.get("htmlUrl") or "").strip(),
+                    category=category,
+                )
+            )
+            if children:  # a feed outline with children: unusual, but read them too
+                walk(outline, (*category, title) if title else category)
+
+    walk(body, ())
+    return ImportResult(feeds, skipped)
+
+
+def _local(tag: object) -> str:
+    text = tag if isinstance(tag, str) else ""
+    return text.rsplit("}", 1)[-1]
+
+
+def export_opml(
+    feeds: Sequence[tuple[str, str]], *, title: str = "newsbot feeds", now: datetime | None = None
+) -> bytes:
+    """An OPML 2.0 document subscribing to each (name, url), in order."""
+    opml = Element("opml", version="2.0")
+    head = SubElement(opml, "head")
+    SubElement(head, "title").text = title
+    SubElement(head, "dateCreated").text = format_datetime(now or datetime.now(UTC))
+    body = SubElement(opml, "body")
+    for name, url in feeds:
+        SubElement(body, "outline", type="rss", text=name, title=name, xmlUrl=url)
+    indent(opml)
+    return bytes(tostring(opml, encoding="utf-8", xml_declaration=True)) + b"\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Adding imported feeds to rules/feeds.yaml, keeping the user's file as it is.
+
+
+def _scalar(value: str) -> str:
+    """`value` as a YAML scalar that reads back as itself (and survives ${ENV} interpolation)."""
+    from ruamel.yaml import YAML
+
+    value = value.replace("$", "$$")
+    try:
+        if YAML(typ="safe").load(f"k: {value}\n") == {"k": value}:
+            return value
+    except Exception:  # noqa: S110 - not a plain scalar: quote it below
+        pass
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _entry(feed: OpmlFeed, dash: str, gap: str = " ") -> str:
+    """One list item: `dash` indents the `-`, `gap` separates it from the keys."""
+    content = dash + " " + gap
+    return f"{dash}-{gap}name: {_scalar(feed.name)}\n{content}url: {_scalar(feed.url)}\n"
+
+
+def appended_feeds_yaml(original: str, feeds: Sequence[OpmlFeed], comment: str) -> str:
+    """The text of feeds.yaml with `feeds` added at the end of its `feeds:` list, under a
+    `# comment` line.
+
+    When `feeds:` is the file's last key and a block list (the usual shape), the new lines
+    are appended and every existing byte is kept; otherwise the file is rewritten by a
+    round-trip YAML dump, which keeps its comments.
+    """
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if not feeds:
+        return original
+    if not original.strip():
+        return "feeds:\n" + f"  # {comment}\n" + "".join(_entry(f, "  ") for f in feeds)
+    yaml = YAML()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.preserve_quotes = True
+    try:
+        doc = yaml.load(original)
+    except Exception as exc:
+        raise OpmlError(f"feeds.yaml does not parse: {exc}") from None
+    if doc is None:
+        doc = CommentedMap()
+    if not isinstance(doc, CommentedMap):
+        raise OpmlError("feeds.yaml: expected a mapping with a `feeds:` list")
+    seq = doc.get("feeds")
+    keys = list(doc.keys())
+    if (
+        isinstance(seq, CommentedSeq)
+        and len(seq) > 0
+        and keys[-1] == "feeds"
+        and not seq.fa.flow_style()
+    ):
+        lines = original.splitlines()
+        first_line = seq.lc.item(0)[0]
+        found = re.match(r"^(\s*)-(\s+)", lines[first_line]) if first_line < len(lines) else None
+        if found is not None:
+            dash, gap = found.group(1), found.group(2)
+            text = original if original.endswith("\n") else original + "\n"
+            return text + f"{dash}# {comment}\n" + "".join(_entry(f, dash, gap) for f in feeds)
+    if seq is None:
+        seq = CommentedSeq()
+        doc["feeds"] = seq
+    if not isinstance(seq, CommentedSeq):
+        raise OpmlError("feeds.yaml: `feeds:` is not a list")
+    seq.fa.set_block_style()
+    start = len(seq)
+    for f in feeds:
+        item = CommentedMap()
+        item["name"] = f.name
+        item["url"] = f.url.replace("$", "$$")
+        seq.append(item)
+    seq.yaml_set_comment_before_after_key(start, before=comment, indent=2)
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` in one step: a running bot's reload sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
