@@ -133,6 +133,7 @@ class Bot:
             now=now,
             route=route,
             policies=policies,
+            failure_threshold=settings.feed_failure_threshold,
             llm=LlmSummarizer.from_env(env, http) if env is not None else None,
             metrics=metrics,
         )
@@ -171,6 +172,25 @@ class Bot:
             self.store.sync_feeds, [(f.name, f.url) for f in self.feeds], self.pipeline.now()
         )
         self.config = config
+
+    async def maintain(self) -> None:
+        """Retention (old article text dropped; what dedup and triggers need is kept) and
+        database upkeep; scheduled every few hours."""
+        retention = self.settings.retention
+        if retention is not None:
+            report = await self.store.call(
+                self.store.apply_retention, self.pipeline.now() - retention
+            )
+            log.info(
+                "maintenance.retention",
+                extra={
+                    "texts_dropped": report.texts_dropped,
+                    "polls_pruned": report.polls_pruned,
+                    "deliveries_pruned": report.deliveries_pruned,
+                },
+            )
+        done = await self.store.call(self.store.maintain)
+        log.info("maintenance.done", extra={"steps": done})
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -231,6 +251,7 @@ async def run_bot(
         state["scheduler"] = scheduler
         watcher = ConfigWatcher(Path(settings.rules_dir), env, bot, scheduler, metrics)
         scheduler.add_periodic("reload", watcher.check, timedelta(seconds=2))
+        scheduler.add_periodic("maintenance", bot.maintain, timedelta(hours=6))
         scheduler.start()
         await stop.wait()
         log.info("bot.stopping")

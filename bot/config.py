@@ -157,6 +157,8 @@ class Settings:
     delivery_interval: timedelta = timedelta(seconds=5)
     replica_id: str = field(default_factory=_default_replica_id)
     workers: int = 2
+    retention: timedelta | None = timedelta(days=90)  # article text kept this long; None: always
+    feed_failure_threshold: int = 5  # failed polls in a row that raise an alert about the feed
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -189,6 +191,8 @@ class Settings:
         parse("BOT_DELIVERY_INTERVAL", "delivery_interval", _env_positive_duration)
         parse("BOT_REPLICA_ID", "replica_id", _replica_id)
         parse("BOT_WORKERS", "workers", lambda s: _int_in(s, 1, 256))
+        parse("BOT_RETENTION", "retention", _retention)
+        parse("BOT_FEED_FAILURE_THRESHOLD", "feed_failure_threshold", lambda s: _int_in(s, 1, 1000))
         if problems:
             raise ConfigError(problems)
         return cls(**values)
@@ -240,6 +244,12 @@ def _http_host(value: str) -> str:
     if any(ch.isspace() for ch in value):
         raise ValueError(f"{value!r} is not a host name or address")
     return value
+
+
+def _retention(value: str) -> timedelta | None:
+    if value.strip().lower() in ("off", "never", "none"):
+        return None
+    return _env_positive_duration(value)
 
 
 def _int_in(value: str, low: int, high: int) -> int:

@@ -7,18 +7,25 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.dedup import canonical_url, content_hash
 from bot.errors import BotError
 from bot.extract import Extractor
 from bot.feeds import FeedValidators, PollResult, backoff_delay, poll_feed
+from bot.health import (
+    DEFAULT_FAILURE_THRESHOLD,
+    FEED_HEALTH_RULE,
+    feed_health_payload,
+    feed_health_transition,
+)
 from bot.llm import LlmSummarizer
 from bot.metrics import Metrics
 from bot.models import Article, Extracted, FeedItem, Match
 from bot.net import Http
 from bot.notify import TargetPolicy, route
 from bot.rules import RuleSet
-from bot.store import FeedRow, NewAlert, Store, new_id
+from bot.store import FeedRow, HealthAlert, NewAlert, Store, new_id
 from bot.summarize import build_payload
 
 log = logging.getLogger("bot.pipeline")
@@ -69,6 +76,7 @@ class Pipeline:
         now: Callable[[], datetime],
         route: Callable[[Match], tuple[str, ...]] | None = None,
         policies: Mapping[str, TargetPolicy] | None = None,
+        failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         llm: LlmSummarizer | None = None,
         lease: timedelta = timedelta(minutes=5),
         page_concurrency: int = 8,
@@ -86,6 +94,7 @@ class Pipeline:
         self.now = now
         self.policies: Mapping[str, TargetPolicy] = policies or {}
         self.llm = llm
+        self.failure_threshold = failure_threshold
         self.route = route or self._route
         self.lease = lease
         self._pages = asyncio.Semaphore(page_concurrency)
@@ -93,6 +102,33 @@ class Pipeline:
     def _route(self, match: Match) -> tuple[str, ...]:
         """A rule's own targets, or every target whose route takes the alert."""
         return route(match, self.target_names, self.policies)
+
+    def _health(self, feed: FeedSpec, url: str, error: str | None) -> HealthAlert:
+        """The alert about the feed itself when this poll starts or ends a run of failures."""
+
+        def decide(before: int, after: int) -> tuple[dict[str, Any], tuple[str, ...]] | None:
+            transition = feed_health_transition(before, after, self.failure_threshold)
+            if transition is None:
+                return None
+            payload = feed_health_payload(
+                alert_id=new_id(),
+                feed=feed.name,
+                url=url,
+                transition=transition,
+                failures=max(before, after),
+                last_error=error,
+                now=self.now(),
+            )
+            probe = Match(
+                rule_id=FEED_HEALTH_RULE,
+                title=payload["title"],
+                evidence=(),
+                severity=payload["severity"],
+            )
+            log.warning("feed.health", extra={"feed": feed.name, "state": transition})
+            return payload, self.route(probe)
+
+        return decide
 
     async def poll(self, feed: FeedSpec, *, force: bool = False) -> PollOutcome | None:
         """Poll one feed if it is due and no other replica holds it; None when skipped."""
@@ -128,6 +164,7 @@ class Pipeline:
                 result.validators.last_modified,
                 result.validators.body_hash,
             ),
+            health=self._health(feed, row.url, None),
         )
         self.metrics.poll(feed.name, result.status)
         outcome = PollOutcome(
@@ -176,6 +213,7 @@ class Pipeline:
             items_new=0,
             next_poll_at=self.now() + timedelta(seconds=delay),
             error=error,
+            health=self._health(feed, row.url, error),
         )
         self.metrics.poll(feed.name, "failed")
         return PollOutcome(feed.name, "failed", error=error)

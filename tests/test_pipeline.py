@@ -216,3 +216,22 @@ async def test_with_an_llm_endpoint_alerts_carry_its_summary_and_a_failure_keeps
         assert len(chat.requests) == len(payloads)  # once per story (here: per article)
     finally:
         await chat.stop()
+
+
+async def test_a_feed_failing_n_times_alerts_once_and_once_more_when_it_recovers(
+    rig: Rig,
+) -> None:
+    bad = rig.server.outlets[0]
+    rig.server.fail(f"/{bad}/feed.xml", 503)
+    for _ in range(12):
+        await rig.bot.pipeline.poll(rig.bot.feeds[0], force=True)
+    await rig.bot.deliverer.deliver_due()
+    health = [r.json for r in rig.receiver.delivered if r.json and r.json["rule"] == "feed-health"]
+    assert [(h["values"]["feed"], h["values"]["state"]) for h in health] == [(bad, "failing")]
+    assert "503" in health[0]["summary"]
+    rig.server.clear_failures()
+    for _ in range(3):
+        await rig.bot.pipeline.poll(rig.bot.feeds[0], force=True)
+    await rig.bot.deliverer.deliver_due()
+    health = [r.json for r in rig.receiver.delivered if r.json and r.json["rule"] == "feed-health"]
+    assert [h["values"]["state"] for h in health] == ["failing", "recovered"]

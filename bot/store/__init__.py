@@ -2,11 +2,20 @@
 
 from bot.store._engine import make_engine
 from bot.store._migrations import MIGRATIONS, migrate
-from bot.store._store import FeedRow, NewAlert, OutboxRow, Store, StoredArticle, new_id
+from bot.store._store import (
+    FeedRow,
+    HealthAlert,
+    NewAlert,
+    OutboxRow,
+    Store,
+    StoredArticle,
+    new_id,
+)
 
 __all__ = [
     "MIGRATIONS",
     "FeedRow",
+    "HealthAlert",
     "NewAlert",
     "OutboxRow",
     "Store",

@@ -95,6 +95,9 @@ class _Decision(Protocol):
 Decide = Callable[[Match, "TriggerState | None", datetime], _Decision]
 
 
+HealthAlert = Callable[[int, int], "tuple[dict[str, Any], tuple[str, ...]] | None"]
+
+
 def _key_text(key: tuple[str, ...]) -> str:
     return json.dumps(list(key), ensure_ascii=False) if key else ""
 
@@ -271,11 +274,14 @@ class Store(MaintenanceQueries):
         next_poll_at: datetime,
         validators: tuple[str | None, str | None, str | None] | None = None,
         error: str | None = None,
+        health: HealthAlert | None = None,
     ) -> None:
         """Record the outcome of one poll and release its lease.
 
         Validators are stored only on success and only after the poll's items are stored, so a
         crash in between makes the next poll fetch the feed again instead of losing items.
+        `health`, given the failures in a row before and after this poll, may return an alert
+        about the feed itself (payload, targets): it is queued in the same transaction.
         """
         values: dict[str, Any] = {
             "last_polled_at": finished,
@@ -293,7 +299,29 @@ class Store(MaintenanceQueries):
         else:
             values.update(last_error=error, consecutive_failures=feeds.c.consecutive_failures + 1)
         with self._write() as conn:
+            query = select(feeds.c.consecutive_failures).where(feeds.c.id == feed_id)
+            if self.dialect == "postgresql":
+                query = query.with_for_update()
+            before = int(conn.scalar(query) or 0)
             conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
+            after = 0 if error is None else before + 1
+            alert = health(before, after) if health is not None else None
+            if alert is not None:
+                payload, targets = alert
+                for target in targets:
+                    conn.execute(
+                        insert(outbox).values(
+                            delivery_id=new_id(),
+                            match_id=None,
+                            target=target,
+                            rule_id=str(payload.get("rule", "feed-health")),
+                            payload=payload,
+                            state="pending",
+                            attempts=0,
+                            next_attempt_at=finished,
+                            created_at=finished,
+                        )
+                    )
             conn.execute(
                 insert(feed_polls).values(
                     feed_id=feed_id,

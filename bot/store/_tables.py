@@ -138,7 +138,8 @@ outbox = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("delivery_id", String(36), nullable=False, unique=True),
-    Column("match_id", Integer, ForeignKey("matches.id", ondelete="CASCADE"), nullable=False),
+    # NULL for alerts that come from no article (a feed that fails, then recovers)
+    Column("match_id", Integer, ForeignKey("matches.id", ondelete="CASCADE")),
     Column("target", String(200), nullable=False),
     Column("rule_id", String(200), nullable=False),
     Column("payload", JSON, nullable=False),
