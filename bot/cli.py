@@ -64,6 +64,13 @@ def check_cmd(rules: Path | None) -> None:
     settings = _settings(rules)
     rules_dir = Path(settings.rules_dir)
     problems = check(rules_dir, os.environ)
+    try:
+        Settings.from_env(os.environ)
+        from bot.llm import LlmSettings
+
+        LlmSettings.from_env(os.environ)
+    except ConfigError as exc:
+        problems += exc.problems
     if problems:
         raise ConfigError(problems)
     config = load_config(rules_dir, os.environ)
