@@ -208,7 +208,11 @@ def rules_test(rule: str | None, rules: Path | None, since: str, diff: bool) -> 
 
 
 @cli.group(name="alerts", invoke_without_command=True)
-@click.option("--state", type=click.Choice(["pending", "sent", "dead"]), help="Only this state.")
+@click.option(
+    "--state",
+    type=click.Choice(["pending", "sent", "dead", "failed"]),
+    help="Only this state; failed: dead, or pending after a failed attempt.",
+)
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.pass_context
 def alerts_cmd(ctx: click.Context, state: str | None, limit: int) -> None:
@@ -217,7 +221,14 @@ def alerts_cmd(ctx: click.Context, state: str | None, limit: int) -> None:
         return
     store = _store()
     try:
-        rows = store.list_outbox(state=state, limit=limit)
+        if state == "failed":
+            rows = [
+                r
+                for r in store.list_outbox(limit=max(limit * 20, 1000))
+                if r.state == "dead" or (r.state == "pending" and r.last_error)
+            ][:limit]
+        else:
+            rows = store.list_outbox(state=state, limit=limit)
     finally:
         store.close()
     table = Table("delivery id", "target", "rule", "state", "attempts", "created", "error")

@@ -247,7 +247,7 @@ async def test_a_404_is_dead_lettered_and_bot_alerts_shows_it_with_the_answer(
     env = {**os.environ, "BOT_DB_URL": db_url, "COLUMNS": "250"}
     shown = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "bot", "alerts", "--state", "dead"],
+        [sys.executable, "-m", "bot", "alerts", "--state", "failed"],
         capture_output=True,
         text=True,
         env=env,
