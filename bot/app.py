@@ -134,11 +134,18 @@ class Bot:
             route=route,
             policies=policies,
             failure_threshold=settings.feed_failure_threshold,
+            lease=settings.lease,
             llm=LlmSummarizer.from_env(env, http) if env is not None else None,
             metrics=metrics,
         )
         deliverer = Deliverer(
-            store, built, owner=settings.replica_id, now=now, policies=policies, metrics=metrics
+            store,
+            built,
+            owner=settings.replica_id,
+            now=now,
+            policies=policies,
+            metrics=metrics,
+            lease=settings.lease,
         )
         feeds = feed_specs(config, settings)
         store.sync_feeds([(f.name, f.url) for f in feeds], now())

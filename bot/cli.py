@@ -53,7 +53,7 @@ def run(rules: Path | None, debug: bool, once: bool) -> None:
     from bot.app import run_bot
 
     settings = _settings(rules)
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(settings.log_level, settings.log_format, replica=settings.replica_id)
     asyncio.run(run_bot(settings, os.environ, debug=debug, once=once))
 
 

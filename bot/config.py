@@ -159,6 +159,7 @@ class Settings:
     workers: int = 2
     retention: timedelta | None = timedelta(days=90)  # article text kept this long; None: always
     feed_failure_threshold: int = 5  # failed polls in a row that raise an alert about the feed
+    lease: timedelta = timedelta(minutes=5)  # how long a replica holds a feed poll or a delivery
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -192,6 +193,7 @@ class Settings:
         parse("BOT_REPLICA_ID", "replica_id", _replica_id)
         parse("BOT_WORKERS", "workers", lambda s: _int_in(s, 1, 256))
         parse("BOT_RETENTION", "retention", _retention)
+        parse("BOT_LEASE", "lease", _env_positive_duration)
         parse("BOT_FEED_FAILURE_THRESHOLD", "feed_failure_threshold", lambda s: _int_in(s, 1, 1000))
         if problems:
             raise ConfigError(problems)

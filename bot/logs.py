@@ -82,9 +82,24 @@ class TextFormatter(logging.Formatter):
         return redact(line)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "auto") -> None:
+class _Replica(logging.Filter):
+    """Names the replica on every record, so that logs of several replicas can be told apart."""
+
+    def __init__(self, replica: str) -> None:
+        super().__init__()
+        self.replica = replica
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "replica"):
+            record.replica = self.replica
+        return True
+
+
+def setup_logging(level: str = "INFO", fmt: str = "auto", *, replica: str | None = None) -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler = logging.StreamHandler(sys.stderr)
+    if replica:
+        handler.addFilter(_Replica(replica))
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
