@@ -118,6 +118,24 @@ def replay_cmd(corpus: Path, rules: Path | None, alerts_out: Path | None, worker
     )
 
 
+@cli.command(name="stories")
+@click.option("--since", default="2d", show_default=True, help="Stories seen within this long.")
+def stories_cmd(since: str) -> None:
+    """Recent stories with their articles: what the bot counts as one event."""
+    from bot.config import parse_duration
+    from bot.stories import stories_table
+
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    store = _store()
+    try:
+        Console().print(stories_table(store, datetime.now(UTC) - window))
+    finally:
+        store.close()
+
+
 @cli.group(name="rules")
 def rules_cmd() -> None:
     """Try the rules without sending anything."""

@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from bot.dedup import Signature, StoryFeatures, signature, story_features
 from bot.errors import PermanentError, TransientError
 from bot.models import Extracted
 
@@ -42,6 +43,10 @@ def extract_html(html: bytes | str, url: str | None = None) -> Extracted | None:
         site_name=(data.get("sitename") or "").strip(),
         language=(data.get("language") or "").strip(),
     )
+
+
+def _fingerprint(title: str, text: str) -> tuple[Signature, StoryFeatures]:
+    return signature(text), story_features(title, text)
 
 
 def _exit_with(bot_pid: int) -> None:
@@ -120,6 +125,16 @@ class Extractor:
             for process in list((pool._processes or {}).values()):
                 process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
+
+    async def fingerprint(self, title: str, text: str) -> tuple[Signature, StoryFeatures]:
+        """The MinHash signature and story features of a text, computed in the pool."""
+        loop = asyncio.get_running_loop()
+        pool = self._ensure_pool()
+        try:
+            return await loop.run_in_executor(pool, _fingerprint, title, text)
+        except BrokenProcessPool as exc:
+            self._discard(pool)
+            raise TransientError("fingerprint worker died") from exc
 
     def close(self) -> None:
         if self._pool is not None:

@@ -278,7 +278,14 @@ class Pipeline:
     ) -> int | None:
         article = self._article(feed, page)
         now = self.now()
+        sig, features = await self.extractor.fingerprint(article.title, article.text)
         duplicate_of = await self.store.call(self.store.original_by_hash, article.content_hash)
+        if duplicate_of is not None:
+            self.metrics.duplicate("hash")
+        else:
+            duplicate_of = await self.store.call(self.store.near_duplicate_of, sig)
+            if duplicate_of is not None:
+                self.metrics.duplicate("near")
         in_backfill = article.published is not None and now - article.published <= feed.backfill
         found: list[Match] = []
         if duplicate_of is None and (not baseline or in_backfill):
@@ -323,6 +330,8 @@ class Pipeline:
                 decide=self.rules.decide,
                 build=build,
                 now=now,
+                signature=sig,
+                features=features,
             )
         if stored is None:
             return None
@@ -334,14 +343,13 @@ class Pipeline:
                 "url": article.url,
                 "extraction": article.extraction,
                 "duplicate_of": duplicate_of,
+                "story": stored.story_id,
                 "baseline": baseline and not in_backfill,
                 "alerts": [a.match.rule_id for a in stored.alerts],
                 "held": [f"{rule}: {why}" for rule, why in stored.held],
             },
         )
         self.metrics.article_stored(article.extraction)
-        if duplicate_of is not None:
-            self.metrics.duplicate("hash")
         for a in stored.alerts:
             self.metrics.alert(a.match.rule_id)
         for rule, why in stored.held:

@@ -1,5 +1,6 @@
 """The store: schema, migrations, engine and every query, over SQLite or PostgreSQL."""
 
+from bot.store._dedup import StoryArticle, StoryRow
 from bot.store._engine import make_engine
 from bot.store._migrations import MIGRATIONS, migrate
 from bot.store._store import (
@@ -20,6 +21,8 @@ __all__ = [
     "OutboxRow",
     "Store",
     "StoredArticle",
+    "StoryArticle",
+    "StoryRow",
     "make_engine",
     "migrate",
     "new_id",

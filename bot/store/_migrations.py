@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
+from bot.store._dedup import DEDUP_TABLES
 from bot.store._engine import WRITE_OPTION
-from bot.store._tables import metadata, schema_migrations
+from bot.store._tables import articles, metadata, schema_migrations
 
 Migration = tuple[str, Callable[[Connection], None]]
 
@@ -17,9 +18,22 @@ def _initial(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
+def _near_duplicates_and_stories(conn: Connection) -> None:
+    """LSH bands, signatures, stories and term statistics; `articles.story_id`."""
+    for table in DEDUP_TABLES:
+        table.create(conn, checkfirst=True)
+    if "story_id" not in {c["name"] for c in inspect(conn).get_columns("articles")}:
+        conn.execute(text("ALTER TABLE articles ADD COLUMN story_id INTEGER"))
+    if "ix_articles_story_id" not in {i["name"] for i in inspect(conn).get_indexes("articles")}:
+        next(i for i in articles.indexes if i.name == "ix_articles_story_id").create(conn)
+
+
 # Append only. A fresh database is created from the current tables and every migration is
 # recorded as applied; an existing one gets the ones it lacks, in order.
-MIGRATIONS: tuple[Migration, ...] = (("0001_initial", _initial),)
+MIGRATIONS: tuple[Migration, ...] = (
+    ("0001_initial", _initial),
+    ("0002_near_duplicates_and_stories", _near_duplicates_and_stories),
+)
 
 _PG_LOCK_KEY = 0x6E657773626F74  # any constant shared by every replica
 

@@ -17,7 +17,9 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.dedup import Signature, StoryFeatures
 from bot.models import Article, Match, TriggerState
+from bot.store._dedup import DedupQueries
 from bot.store._engine import WRITE_OPTION, make_engine
 from bot.store._maintenance import MaintenanceQueries
 from bot.store._migrations import migrate
@@ -81,6 +83,7 @@ class StoredArticle:
     id: int
     alerts: list[NewAlert]
     held: list[tuple[str, str]]
+    story_id: int | None = None
 
 
 class _Decision(Protocol):
@@ -107,7 +110,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class Store(MaintenanceQueries):
+class Store(MaintenanceQueries, DedupQueries):
     """The database underneath every stage.
 
     Methods are synchronous; async callers go through `call`, which runs them on the store's
@@ -378,6 +381,8 @@ class Store(MaintenanceQueries):
         decide: Decide | None = None,
         build: Callable[[Match], NewAlert] | None = None,
         now: datetime,
+        signature: Signature | None = None,
+        features: StoryFeatures | None = None,
     ) -> StoredArticle | None:
         """Store an article, run its matches through their triggers, and write the alerts
         that are news with their outbox rows: all in one transaction.
@@ -412,10 +417,24 @@ class Store(MaintenanceQueries):
             article_id = conn.execute(stmt).scalar()
             if article_id is None:
                 return None
+            story_id: int | None = None
+            if signature is not None and duplicate_of is None:
+                self.add_signature(conn, int(article_id), signature)
+            if features is not None:
+                story_id = self.assign_story(
+                    conn,
+                    int(article_id),
+                    features,
+                    article.published or article.fetched_at,
+                    duplicate_of=duplicate_of,
+                )
             sent: list[NewAlert] = []
             held: list[tuple[str, str]] = []
             for match in matches:
                 alert: Match | None = match
+                if story_id is not None and self._story_has_alert(conn, story_id, match):
+                    held.append((match.rule_id, "same story"))
+                    continue
                 if decide is not None:
                     state = self._lock_state(conn, match)
                     decision = decide(match, state, now)
@@ -432,7 +451,22 @@ class Store(MaintenanceQueries):
                 )
                 self._insert_alert(conn, int(article_id), new, now)
                 sent.append(new)
-            return StoredArticle(int(article_id), sent, held)
+            return StoredArticle(int(article_id), sent, held, story_id)
+
+    def _story_has_alert(self, conn: Connection, story_id: int, match: Match) -> bool:
+        """Whether this rule already alerted on this key for another article of the story:
+        one event, told by many outlets, is one alert."""
+        found = conn.execute(
+            select(matches_t.c.id)
+            .join(articles, articles.c.id == matches_t.c.article_id)
+            .where(
+                articles.c.story_id == story_id,
+                matches_t.c.rule_id == match.rule_id,
+                matches_t.c.key == _key_text(match.key),
+            )
+            .limit(1)
+        ).first()
+        return found is not None
 
     def _insert_alert(
         self, conn: Connection, article_id: int, alert: NewAlert, now: datetime

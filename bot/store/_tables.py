@@ -112,8 +112,10 @@ articles = Table(
     Column("content_hash", String(64), nullable=False),
     Column("duplicate_of", Integer, ForeignKey("articles.id", ondelete="SET NULL")),
     Column("baseline", Boolean, nullable=False, default=False),
+    Column("story_id", Integer),  # stories.id (bot/store/_dedup.py); set by assign_story
     Index("ix_articles_content_hash", "content_hash"),
     Index("ix_articles_fetched_at", "fetched_at"),
+    Index("ix_articles_story_id", "story_id"),
 )
 
 matches = Table(

@@ -1,0 +1,354 @@
+"""Stories: articles about one event, told in other words, share a story id; others do not."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlalchemy import inspect, text
+
+from bot.dedup import StoryFeatures, content_hash, signature, story_features
+from bot.models import Article
+from bot.store import Store, migrate
+from bot.store._dedup import DEDUP_TABLES
+from bot.stories import stories_table
+
+T0 = datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
+
+BISHKEK_A = (
+    "Putin ready to put no-attack pledge on Europe in writing",
+    "President Vladimir Putin said on Thursday in Bishkek that Russia was ready to guarantee in "
+    "writing that it would not attack Europe. Speaking after a summit of the Collective Security "
+    "Treaty Organisation in Kyrgyzstan, Putin called the US draft peace plan a basis for future "
+    "agreements, but said Ukrainian troops must withdraw from Donetsk before the fighting stops.",
+)
+BISHKEK_B = (
+    "Putin open to US plan but says Ukraine must give up land",
+    "Russian President Vladimir Putin told reporters in Kyrgyzstan on Thursday that the latest "
+    "US peace plan could be the basis for future agreements. Ukrainian forces will have to leave "
+    "the territories they hold in Donetsk, he said at the Bishkek summit, or Russia will take "
+    "them by military means.",
+)
+LIBRARY = (
+    "City council approves library budget",
+    "The city council approved a new budget for the public library on Tuesday, adding money for "
+    "longer opening hours, a mobile reading van and repairs to the roof of the main branch. The "
+    "mayor said evening openings would start before the winter holidays.",
+)
+
+
+def put(
+    store: Store,
+    url: str,
+    title: str,
+    body: str,
+    published: datetime = T0,
+    *,
+    feed_id: int | None = None,
+    duplicate_of: int | None = None,
+) -> int:
+    article = Article(
+        url=url,
+        canonical_url=url,
+        feed="wire",
+        title=title,
+        text=body,
+        published=published,
+        fetched_at=published,
+        content_hash=content_hash(body),
+    )
+    stored = store.store_article(
+        article, feed_id=feed_id, baseline=False, duplicate_of=duplicate_of, now=published
+    )
+    assert stored is not None
+    return int(getattr(stored, "id", stored))
+
+
+def file_in_story(
+    store: Store,
+    url: str,
+    story: tuple[str, str],
+    published: datetime = T0,
+    **kwargs: int | None,
+) -> tuple[int, int]:
+    article_id = put(store, url, *story, published, **kwargs)
+    story_id = store.assign_story(
+        None,
+        article_id,
+        story_features(*story),
+        published,
+        duplicate_of=kwargs.get("duplicate_of"),
+    )
+    return article_id, story_id
+
+
+# -- features -----------------------------------------------------------------------------------
+
+
+def test_features_survive_a_json_round_trip() -> None:
+    features = story_features(*BISHKEK_A)
+    assert StoryFeatures.from_json(json.loads(json.dumps(features.to_json()))) == features
+
+
+def test_names_count_whole_and_word_by_word() -> None:
+    terms = story_features(*BISHKEK_A).terms
+    assert {"vladimir putin", "putin", "bishkek", "kyrgyzstan"} <= set(terms)
+    assert "said" not in terms and "the" not in terms
+
+
+def test_the_lede_skips_bylines_and_captions() -> None:
+    body = "By Jane Doe\nFile photo: Reuters\n" + BISHKEK_A[1]
+    lede = story_features("", body).lede
+    assert "jane" not in lede and "bishkek" in lede
+
+
+# -- assignment in the store --------------------------------------------------------------------
+
+
+def test_a_report_of_the_same_event_in_other_words_joins_its_story(store: Store) -> None:
+    _, first = file_in_story(store, "https://a.example/1", BISHKEK_A)
+    _, other = file_in_story(store, "https://c.example/1", LIBRARY, T0 + timedelta(hours=1))
+    _, second = file_in_story(store, "https://b.example/1", BISHKEK_B, T0 + timedelta(hours=2))
+    assert second == first
+    assert other != first
+
+
+def test_an_article_outside_the_window_starts_a_new_story(store: Store) -> None:
+    _, first = file_in_story(store, "https://a.example/1", BISHKEK_A)
+    _, later = file_in_story(store, "https://b.example/1", BISHKEK_B, T0 + timedelta(days=4))
+    assert later != first
+
+
+def test_a_near_duplicate_joins_its_originals_story_whatever_its_words(store: Store) -> None:
+    original, story = file_in_story(store, "https://a.example/1", BISHKEK_A)
+    _, copy_story = file_in_story(
+        store, "https://x.example/1", LIBRARY, T0 + timedelta(days=10), duplicate_of=original
+    )
+    assert copy_story == story
+    row = store.stories(T0)[0]
+    assert (row.first_seen, row.last_seen) == (T0, T0 + timedelta(days=10))
+
+
+def test_assigning_an_article_again_returns_its_story(store: Store) -> None:
+    article_id, story = file_in_story(store, "https://a.example/1", BISHKEK_A)
+    assert store.assign_story(None, article_id, story_features(*LIBRARY), T0) == story
+    assert store.story_of(article_id) == story
+
+
+def test_the_story_is_written_inside_the_callers_transaction(store: Store) -> None:
+    article_id = put(store, "https://a.example/1", *BISHKEK_A)
+    with pytest.raises(RuntimeError), store.engine.begin() as conn:
+        store.assign_story(conn, article_id, story_features(*BISHKEK_A), T0)
+        raise RuntimeError("the article's transaction fails")
+    assert store.story_of(article_id) is None
+    assert store.stories(T0 - timedelta(days=1)) == []
+
+
+def test_an_unknown_article_is_refused(store: Store) -> None:
+    with pytest.raises(LookupError):
+        store.assign_story(None, 12345, story_features(*BISHKEK_A), T0)
+
+
+def test_replicas_racing_on_one_event_start_one_story(store: Store) -> None:
+    ids = [
+        put(store, "https://a.example/1", *BISHKEK_A),
+        put(store, "https://b.example/1", *BISHKEK_B),
+    ]
+    features = [story_features(*BISHKEK_A), story_features(*BISHKEK_B)]
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+
+    def assign(i: int) -> None:
+        barrier.wait()
+        results.append(store.assign_story(None, ids[i], features[i], T0))
+
+    threads = [threading.Thread(target=assign, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 2 and results[0] == results[1]
+
+
+def test_stories_lists_recent_stories_with_their_articles(store: Store) -> None:
+    feed_id = store.sync_feeds([("wire", "https://a.example/rss")], T0)["wire"]
+    first, story = file_in_story(store, "https://a.example/1", BISHKEK_A, feed_id=feed_id)
+    second, _ = file_in_story(store, "https://b.example/1", BISHKEK_B, T0 + timedelta(hours=1))
+    file_in_story(store, "https://c.example/old", LIBRARY, T0 - timedelta(days=5))
+    rows = store.stories(T0 - timedelta(hours=1))
+    assert [r.id for r in rows] == [story]
+    assert rows[0].title == BISHKEK_A[0]
+    assert [(a.id, a.feed, a.url) for a in rows[0].articles] == [
+        (first, "wire", "https://a.example/1"),
+        (second, None, "https://b.example/1"),
+    ]
+    console = Console(width=200, record=True)
+    console.print(stories_table(store, T0 - timedelta(hours=1)))
+    out = console.export_text()
+    assert BISHKEK_B[0] in out and LIBRARY[0] not in out
+
+
+def test_an_existing_database_gets_the_story_tables_and_column(store: Store) -> None:
+    # Take the schema back to 0001: no story tables, no articles.story_id.
+    with store.engine.begin() as conn:
+        for table in reversed(DEDUP_TABLES):
+            table.drop(conn)
+        conn.execute(text("DROP INDEX ix_articles_story_id"))
+        conn.execute(text("ALTER TABLE articles DROP COLUMN story_id"))
+        conn.execute(
+            text("DELETE FROM schema_migrations WHERE name = '0002_near_duplicates_and_stories'")
+        )
+    assert migrate(store.engine) == ["0002_near_duplicates_and_stories"]
+    with store.engine.connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("articles")}
+        indexes = {i["name"] for i in inspect(conn).get_indexes("articles")}
+    assert "story_id" in columns and "ix_articles_story_id" in indexes
+    _, story = file_in_story(store, "https://a.example/1", BISHKEK_A)
+    assert store.stories(T0)[0].id == story
+
+
+# -- acceptance: the seed corpus ----------------------------------------------------------------
+
+
+@pytest.mark.acceptance
+def test_seeds_group_exactly_the_expected_stories(store: Store, seeds: Path) -> None:
+    rows = sorted(
+        (json.loads(line) for line in seeds.read_text(encoding="utf-8").splitlines()),
+        key=lambda d: d["published"],
+    )
+    story_of: dict[str, int] = {}
+    for row in rows:
+        published = datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
+        sig = signature(row["text"])
+        original = store.near_duplicate_of(sig)
+        article_id = put(
+            store,
+            f"https://{row['outlet']}.example/{row['id']}",
+            row["title"],
+            row["text"],
+            published,
+            duplicate_of=original,
+        )
+        store.add_signature(None, article_id, sig)
+        story_of[row["id"]] = store.assign_story(
+            None,
+            article_id,
+            story_features(row["title"], row["text"]),
+            published,
+            duplicate_of=original,
+        )
+    shared = {
+        frozenset(pair)
+        for pair in itertools.combinations(story_of, 2)
+        if story_of[pair[0]] == story_of[pair[1]]
+    }
+    assert shared == {
+        frozenset({"s001", "s002"}),
+        frozenset({"s004b", "s004d"}),
+        frozenset({"s004e", "s004e-syn"}),
+    }
+
+
+# -- acceptance: 181 real pages from two days of news (2019-11-18/19) ---------------------------
+
+# The benchmark's pages are not all unrelated: it sampled news from the same two days, and several
+# events were reported by two to five of its outlets. Checked by reading the pages (id prefixes):
+SAME_EVENT = (
+    ("08f793", "6a72de", "7ab16a"),  # Myles Garrett's helmet swing at Mason Rudolph
+    ("14cc2a", "686bb1", "f344ca"),  # water vapour above Europa confirmed
+    ("156770", "3f65af", "776a1c", "c13b9c"),  # South Dakota's "Meth. We're on it." campaign
+    ("2c4680", "51d066"),  # kidnapped Fort Worth girl rescued
+    ("35b158", "9cb822", "ac1bfd"),  # Doobie Brothers' 50th-anniversary tour
+    ("42aad1", "c50845", "d1c57d"),  # NASA adds five companies to its lunar lander programme
+    ("432362", "8b1945", "ba4dfe", "ea25dd"),  # plague cases in Inner Mongolia
+    ("513745", "f8ff62"),  # Home Depot's third quarter
+    ("55bb63", "70cb2d", "eb62ac"),  # Taylor Swift and Big Machine before the AMAs
+    ("6ebac0", "7a457a"),  # guilty plea for threatening Ilhan Omar
+    ("7bb1ca", "9eef81", "a078b3", "bd673b"),  # "feather duvet lung"
+    ("b37be3", "e1c702"),  # study: hibernating astronauts
+    ("c7e39a", "dc7ccc"),  # Sweden drops the Assange investigation
+    ("06e512", "1ace8c", "fde930"),  # New York's attorney general investigates WeWork
+    ("5fa567", "65bf30"),  # the 16-inch MacBook Pro (review, teardown)
+    ("058445", "06ee19", "3cb22b", "aadb38"),  # debuts at the Los Angeles Auto Show
+    ("042bb7", "680c28", "8267ac", "aade2e", "e100c9"),  # Google Stadia's launch
+    ("1f765c", "87bf60"),  # Prince Andrew's Epstein interview
+)
+# Different events of one running story: grouping them is wrong, but the same mistake the seeds
+# guard against (a storyline is not an event); counted apart from unrelated merges.
+SAME_STORYLINE = (
+    ("06e512", "1ace8c", "fde930", "bc13ff"),  # WeWork: investigation, layoffs
+    ("39d5c4", "702d1d", "b6906c", "d605bd"),  # US-China trade talks
+    ("5fa315", "624fcd", "e4c6a3"),  # Hong Kong protests
+    ("7a664e", "82b6d7", "c90731"),  # impeachment hearings, different days
+    ("a6968f", "aec5de"),  # Democratic primary
+    ("232a43", "5fa567", "65bf30"),  # MacBook Pro line
+)
+
+
+def _pairs(groups: tuple[tuple[str, ...], ...]) -> set[frozenset[str]]:
+    return {frozenset(p) for g in groups for p in itertools.combinations(g, 2)}
+
+
+def _url_date(url: str) -> datetime | None:
+    """The publication day a news URL carries (/2019/11/18/), if any."""
+    m = re.search(r"/(20\d\d)/(\d\d)/(\d\d)/", url)
+    return datetime(int(m[1]), int(m[2]), int(m[3]), 12, tzinfo=UTC) if m else None
+
+
+def _slug_title(url: str) -> str:
+    """The pages come without titles; a URL slug of three words or more stands in for one."""
+    slug = re.sub(r"\.\w+$", "", url.rstrip("/").rsplit("/", 1)[-1])
+    words = [w for w in re.split(r"[-_]+", slug) if w and not w.isdigit()]
+    return " ".join(words) if len(words) >= 3 else ""
+
+
+@pytest.mark.acceptance
+def test_benchmark_pages_share_stories_only_for_one_event(store: Store, shared: Path) -> None:
+    truth = json.loads(
+        (shared / "data" / "article-extraction-benchmark" / "ground-truth.json").read_text(
+            encoding="utf-8"
+        )
+    )
+    default_day = datetime(2019, 11, 19, 12, tzinfo=UTC)  # pages whose URL names no day
+    story_of: dict[str, int] = {}
+    for key, page in sorted(truth.items()):
+        published = _url_date(page["url"]) or default_day
+        title = _slug_title(page["url"])
+        article_id = put(
+            store, f"https://pages.example/{key}", title, page["articleBody"], published
+        )
+        story_of[key[:6]] = store.assign_story(
+            None, article_id, story_features(title, page["articleBody"]), published
+        )
+    grouped = {
+        frozenset(p)
+        for p in itertools.combinations(story_of, 2)
+        if story_of[p[0]] == story_of[p[1]]
+    }
+    same_event, storyline = _pairs(SAME_EVENT), _pairs(SAME_STORYLINE)
+    unrelated = grouped - same_event - storyline
+    found = len(grouped & same_event) / len(same_event)
+    # Measured on this design (bench/RESULTS.md), kept as floors: a regression alarm, not a goal.
+    # The two unrelated pairs are two undated posts of one company's site each (ascom.com,
+    # bigbrandsystem.com): with no time between them, their shared names are all there is.
+    assert len(unrelated) <= 2, sorted(tuple(sorted(p)) for p in unrelated)
+    assert len((grouped & storyline) - same_event) <= 16
+    assert found >= 0.95, f"same-event pairs grouped: {found:.2f}"
+
+
+# -- acceptance: ECB+ ---------------------------------------------------------------------------
+
+
+@pytest.mark.acceptance
+def test_ecbplus_story_grouping_holds_its_measured_floor(shared: Path, tmp_path: Path) -> None:
+    from bench.ecbplus_stories import evaluate, load_topics
+
+    topics = load_topics(shared / "data" / "ecbplus", only=("1", "3", "8", "12", "18", "36"))
+    result = evaluate(topics, f"sqlite:///{tmp_path / 'ecb.db'}")
+    assert result.precision >= 0.6 and result.recall >= 0.85, result
