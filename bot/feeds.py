@@ -14,12 +14,16 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
+from feedparser.sanitizer import replace_doctype
 
 from bot.errors import PermanentError, TransientError
 from bot.models import FeedItem
 from bot.net import Http
 
 SUMMARY_CHARS = 2000
+# What the entities a feed declares for itself may add to it once expanded.
+MAX_ENTITY_EXPANSION = 1024 * 1024
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 
 
@@ -85,6 +89,12 @@ def parse_feed(
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
+    expansion = entity_expansion(body, headers)
+    if expansion > MAX_ENTITY_EXPANSION:
+        raise PermanentError(
+            f"feed {name}: not parsed: its entity declarations would expand to {expansion} "
+            f"bytes (at most {MAX_ENTITY_EXPANSION})"
+        )
     # Bytes in a stream only: given a str, feedparser may treat it as a URL or a file path.
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
@@ -95,6 +105,30 @@ def parse_feed(
         item for entry in parsed.entries if (item := _from_entry(name, entry, url)) is not None
     )
     return items, _describe(problem) if problem is not None else ""
+
+
+_ENTITY_KEYWORD = tuple(
+    "<!ENTITY".encode(codec)
+    for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp037")
+)
+
+
+def entity_expansion(body: bytes, headers: dict[str, str]) -> int:
+    """Bytes the entities declared in a feed's DOCTYPE would add wherever they are used.
+
+    feedparser keeps the declarations whose value holds no markup (`<!ENTITY a "aaa…">`,
+    which cannot nest). When expat stops a blow-up (`&a;` fifty thousand times) feedparser
+    retries with its loose parser, which expands them without any limit: gigabytes from a
+    few hundred kilobytes. The same decoding and the same declarations are looked at here.
+    """
+    if not any(keyword in body for keyword in _ENTITY_KEYWORD):
+        return 0
+    data = convert_to_utf8(dict(headers), body, {})
+    _, data, entities = replace_doctype(data)
+    return sum(
+        len(value.encode("utf-8")) * data.count(f"&{name};".encode())
+        for name, value in entities.items()
+    )
 
 
 def backoff_delay(failures: int, *, base: float, cap: float = 6 * 3600) -> float:

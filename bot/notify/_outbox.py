@@ -103,6 +103,10 @@ class Deliverer:
 
     Each target is served by its own task, in order; while a target's task runs, its rows
     are not claimed again, so a slow chat service only delays its own alerts.
+
+    A target whose service answers that it is gone (HTTP 410: the webhook was deleted or its
+    channel archived) is disabled: its later alerts are dead-lettered without a request,
+    with the reason, until its configuration changes (a new URL) or the bot restarts.
     """
 
     def __init__(
@@ -128,6 +132,8 @@ class Deliverer:
         self.policy = policy
         self.lease = lease
         self._busy: dict[str, asyncio.Task[DeliveryReport]] = {}
+        # name -> (the target as it was configured when it answered 410, why)
+        self._gone: dict[str, tuple[Target, str]] = {}
 
     def policy_for(self, target: str) -> TargetPolicy:
         return self.policies.setdefault(target, TargetPolicy())
@@ -153,6 +159,31 @@ class Deliverer:
             report += result
         return report
 
+    def disabled(self, name: str) -> str | None:
+        """Why target `name` is disabled, or None when it takes deliveries."""
+        gone = self._gone.get(name)
+        target = self.targets.get(name)
+        if gone is None or target is None:
+            return None
+        if gone[0] != target:  # reconfigured since (a new URL): try it again
+            del self._gone[name]
+            return None
+        return gone[1]
+
+    def _disable(self, name: str, target: Target, exc: DeliveryFailed) -> None:
+        why = f"target {name} is disabled: its service answered that it is gone ({exc.detail})"
+        self._gone[name] = (target, why)
+        log.error("target.disabled", extra={"target": name, "error": exc.detail})
+
+    async def _dead_while_disabled(self, name: str, why: str, rows: list[OutboxRow]) -> int:
+        for row in rows:
+            await self.store.call(self.store.mark_dead, row.delivery_id, why)
+            log.error(
+                "delivery.dead",
+                extra={"target": name, "delivery_id": row.delivery_id, "error": why},
+            )
+        return len(rows)
+
     def in_flight(self) -> list[asyncio.Task[DeliveryReport]]:
         """The targets' delivery tasks still running (to wait for at shutdown)."""
         return [t for t in self._busy.values() if not t.done()]
@@ -174,6 +205,10 @@ class Deliverer:
             return await self._deliver_digest(name, target, policy, batch)
         sent = retried = dead = held = 0
         for i, row in enumerate(batch):
+            why = self.disabled(name)
+            if why is not None:
+                dead += await self._dead_while_disabled(name, why, batch[i:])
+                break
             now = self.now()
             severity = str(row.payload.get("severity", "info"))
             wait_until = policy.quiet_until(now, severity) or policy.rate_wait(now)
@@ -199,6 +234,8 @@ class Deliverer:
                     extra={"target": name, "delivery_id": row.delivery_id, "error": exc.detail},
                 )
                 dead += 1
+                if exc.gone:
+                    self._disable(name, target, exc)
                 continue
             except Exception as exc:  # a bug in one target must not stop delivery
                 log.exception("delivery.error", extra={"target": name})
@@ -234,11 +271,16 @@ class Deliverer:
             for row in batch:
                 await self.store.call(self.store.postpone, row.delivery_id, quiet)
             return DeliveryReport(held=len(batch))
+        why = self.disabled(name)
+        if why is not None:
+            return DeliveryReport(dead=await self._dead_while_disabled(name, why, batch))
         payload = digest_payload(batch, now)
         try:
             await target.send(payload, delivery_id=payload["id"], now=now)
         except DeliveryFailed as exc:
             retry = exc.retryable and now - batch[0].created_at < self.policy.horizon
+            if exc.gone:
+                self._disable(name, target, exc)
             for row in batch:
                 if retry:
                     await self._retry(row, exc.detail, now, exc.retry_after)

@@ -20,12 +20,21 @@ JSON = dict[str, Any]
 
 
 class DeliveryFailed(BotError):
-    """A delivery attempt that did not succeed; `retryable` says whether to try again."""
+    """A delivery attempt that did not succeed; `retryable` says whether to try again, and
+    `gone` that the destination itself no longer exists (no later alert can get through)."""
 
-    def __init__(self, detail: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        gone: bool = False,
+    ) -> None:
         self.detail = detail
         self.retryable = retryable
         self.retry_after = retry_after
+        self.gone = gone
         super().__init__(detail)
 
 
@@ -124,6 +133,7 @@ def check_response(response: Response, *, name: str, now: datetime) -> None:
             f"{detail}: the webhook is gone (deleted, or its channel archived); "
             f"disable target {name} or give it a new URL",
             retryable=False,
+            gone=True,
         )
     # 3xx is not followed (a webhook that moved must be reconfigured) and other 4xx will
     # not get better by repeating the same request.
