@@ -1,0 +1,417 @@
+"""Pipeline throughput: articles per second end to end, against bare trafilatura (the bound).
+
+The bot polls every feed of a loopback server (in its own process) at once, as `bot run --once`
+does: feed fetched and parsed, each page fetched, extracted in the bot's process pool, checked
+against what is stored (URL, text hash), matched against the default rule pack, and stored with
+its alerts in the outbox, in one transaction per article. Delivery is not included. The bound:
+`trafilatura.extract` over the same page bytes, already in memory, in a process pool of the
+same size (forkserver, one page per task, as the bot submits them). A second bound row runs the
+bot's own extraction call (`bare_extraction` with metadata) the same way, to tell what the
+extraction options cost from what the rest of the pipeline costs. The bound is measured before
+and after the bot, and the mean taken, so that a change of load on the machine shows.
+
+Corpora (`--corpus`):
+- `seeds`: ../shared/corpus/seeds.jsonl replicated to `--articles` articles with new ids and
+  outlets, each copy a distinct text (its seed's paragraphs, one paragraph of another seed, its
+  own dateline), served by `bot.replay.ReplayServer` as one feed per outlet.
+- `aeb`: the 181 real pages of ../shared/data/article-extraction-benchmark, as they are.
+
+    .venv/bin/python bench/bench_pipeline.py [--corpus seeds|aeb|both] [--articles 325]
+        [--outlets 25] [--workers 2] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+
+from bench._harness import (  # noqa: E402
+    AEB,
+    SEEDS,
+    ServerProcess,
+    Summary,
+    children_of,
+    cpu_seconds,
+    load_average,
+    py_spy,
+    table,
+    verdict,
+    write_rules_dir,
+)
+from bench.results import write_section  # noqa: E402
+
+REPLICA_START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+TARGET = 0.85
+
+
+def replicate_seeds(n: int, outlets: int, out: Path) -> int:
+    """Write `n` distinct articles made from the seeds to `out` (JSONL); returns n."""
+    seeds = [json.loads(line) for line in SEEDS.read_text(encoding="utf-8").splitlines() if line]
+    with out.open("w", encoding="utf-8") as fh:
+        for k in range(n):
+            seed = seeds[k % len(seeds)]
+            copy = k // len(seeds)
+            other = seeds[(k + copy + 1) % len(seeds)]
+            extra = other["text"].split("\n")[0].strip()
+            outlet = f"desk-{k % outlets:03d}"
+            text = "\n".join([f"(Desk {outlet}, report {k}.)", seed["text"].strip(), extra])
+            record = {
+                "id": f"{seed['id']}-c{copy}",
+                "title": f"{seed['title']} (update {copy})",
+                "outlet": outlet,
+                "published": (REPLICA_START + timedelta(minutes=k)).isoformat(),
+                "text": text,
+            }
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return n
+
+
+def _load_trafilatura() -> None:
+    import trafilatura  # noqa: F401
+
+
+def _bound_extract(html: bytes) -> int:
+    import trafilatura
+
+    text = trafilatura.extract(html)
+    return len(text or "")
+
+
+def _bot_options_extract(html: bytes) -> int:
+    from bot.extract import extract_html
+
+    found = extract_html(html)
+    return len(found.text) if found else 0
+
+
+@dataclass
+class BoundRun:
+    seconds: float
+    worker_cpu: float
+
+
+def bound(pages: list[bytes], workers: int, fn: Callable[[bytes], int]) -> BoundRun:
+    """Run `fn` over every page in a pool of `workers` processes (warmed first)."""
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_load_trafilatura) as pool:
+        list(pool.map(fn, pages[: workers * 2]))  # start and warm every worker
+        procs = children_of(os.getpid())
+        cpu = sum(cpu_seconds(p) for p in procs)
+        start = time.perf_counter()
+        list(pool.map(fn, pages, chunksize=1))
+        seconds = time.perf_counter() - start
+        return BoundRun(seconds, sum(cpu_seconds(p) for p in procs) - cpu)
+
+
+@dataclass
+class BotRun:
+    seconds: float
+    articles: int
+    from_page: int
+    alerts: int
+    stages: dict[str, float]
+    cpu: dict[str, float]  # CPU seconds during the timed run: main process, workers, server
+
+
+async def fetch_pages(urls: list[str]) -> list[bytes]:
+    async with aiohttp.ClientSession() as session:
+
+        async def one(url: str) -> bytes:
+            async with session.get(url) as r:
+                r.raise_for_status()
+                return await r.read()
+
+        return await asyncio.gather(*(one(u) for u in urls))
+
+
+async def run_bot(
+    feeds: list[tuple[str, str]],
+    warm_pages: list[tuple[bytes, str]],
+    tmp: Path,
+    workers: int,
+    now: Callable[[], datetime],
+    profile: str | None,
+    server_pid: int,
+) -> BotRun:
+    from bot.app import Bot
+    from bot.config import Settings, load_config
+    from bot.net import NetSettings
+
+    rules = write_rules_dir(tmp / "rules", feeds)
+    env = {
+        "BOT_DB_URL": f"sqlite:///{tmp / 'bot.db'}",
+        "BOT_WORKERS": str(workers),
+        "BOT_REPLICA_ID": "bench-pipeline",
+    }
+    bot = await asyncio.to_thread(
+        Bot.build,
+        Settings.from_env(env),
+        load_config(rules, env),
+        now=now,
+        net=NetSettings(allow=("127.0.0.0/8",)),
+    )
+    try:
+        # Start every extraction worker before the clock runs (the bound's pool is warm too).
+        await asyncio.gather(*(bot.extractor.extract(h, u) for h, u in warm_pages))
+        registry = bot.pipeline.metrics.registry
+        stage_names = ("fetch_feed", "fetch_page", "extract", "match", "store")
+
+        def stage_sums() -> dict[str, float]:
+            return {
+                s: registry.get_sample_value("bot_stage_duration_seconds_sum", {"stage": s}) or 0.0
+                for s in stage_names
+            }
+
+        before = stage_sums()
+        workers = children_of(os.getpid())
+        cpu_before = (
+            cpu_seconds(),
+            sum(cpu_seconds(p) for p in workers),
+            cpu_seconds(server_pid),
+        )
+        spy = py_spy(profile) if profile else None
+        if spy is not None:
+            spy.__enter__()
+        try:
+            start = time.perf_counter()
+            outcomes = await asyncio.gather(*(bot.pipeline.poll(f, force=True) for f in bot.feeds))
+            seconds = time.perf_counter() - start
+        finally:
+            if spy is not None:
+                spy.__exit__(None, None, None)
+        failed = [o for o in outcomes if o is None or o.status == "failed"]
+        if failed:
+            print(f"  warning: {len(failed)} polls failed or were skipped: {failed[:3]}")
+        after = stage_sums()
+        cpu_after = (
+            cpu_seconds(),
+            sum(cpu_seconds(p) for p in workers),
+            cpu_seconds(server_pid),
+        )
+        cpu = dict(
+            zip(
+                ("bot process", "extraction workers", "server"),
+                (b - a for a, b in zip(cpu_before, cpu_after, strict=True)),
+                strict=True,
+            )
+        )
+        rows = await bot.store.call(bot.store.list_articles)
+        alerts = await bot.store.call(bot.store.count, "outbox")
+        return BotRun(
+            seconds,
+            len(rows),
+            sum(1 for r in rows if r["extraction"] == "page"),
+            alerts,
+            {k: after[k] - before[k] for k in stage_names},
+            cpu,
+        )
+    finally:
+        await bot.aclose()
+
+
+async def measure(corpus: str, args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    if corpus == "seeds":
+        path = tmp / "corpus.jsonl"
+        n = replicate_seeds(args.articles, args.outlets, path)
+        server_args = ["--replay", str(path), "--hosts", str(args.outlets), "--clock", "all"]
+        last = REPLICA_START + timedelta(minutes=n - 1, seconds=1)
+
+        def fixed() -> datetime:
+            return last
+
+        now: Callable[[], datetime] | None = fixed
+    else:
+        server_args = ["--aeb", str(AEB), "--outlets", str(args.outlets), "--hosts", "50"]
+        now = None
+    with ServerProcess(server_args, ttl=1800) as server:
+        if corpus == "seeds":
+            feeds = sorted(server.info["replay"].items())
+        else:
+            feeds = [(f"outlet-{k}", u) for k, u in enumerate(server.info["aeb"])]
+        page_urls = list(server.info["pages"].values())
+        pages = await fetch_pages(page_urls)
+        print(
+            f"{corpus}: {len(pages)} pages, {len(feeds)} feeds, "
+            f"{sum(map(len, pages)) / len(pages) / 1024:.0f} KiB per page on average"
+        )
+        bounds = [await asyncio.to_thread(bound, pages, args.workers, _bound_extract)]
+        options = await asyncio.to_thread(bound, pages, args.workers, _bot_options_extract)
+        warm = list(zip(pages[: args.workers * 2], page_urls, strict=False))
+        runs = []
+        for r in range(args.rounds):
+            runs.append(
+                await run_bot(
+                    feeds,
+                    warm,
+                    tmp / f"bot-{corpus}-{r}",
+                    args.workers,
+                    now=now or _utc_now,
+                    profile=f"pipeline-{corpus}" if args.profile and r == 0 else None,
+                    server_pid=server.pid,
+                )
+            )
+            bounds.append(await asyncio.to_thread(bound, pages, args.workers, _bound_extract))
+            print(
+                f"  round {r + 1}: bot {runs[-1].articles / runs[-1].seconds:.1f} articles/s, "
+                f"bound {len(pages) / bounds[-1].seconds:.1f} pages/s",
+                flush=True,
+            )
+    return {
+        "corpus": corpus,
+        "pages": len(pages),
+        "bounds": bounds,
+        "options": options,
+        "runs": runs,
+    }
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def report(results: list[dict[str, Any]], args: argparse.Namespace, command: str) -> list[Summary]:
+    rows = []
+    cpu_rows = []
+    summaries = []
+    for r in results:
+        n = r["pages"]
+        runs: list[BotRun] = r["runs"]
+        bounds: list[BoundRun] = r["bounds"]
+        best = min(runs, key=lambda b: b.seconds)
+        best_bound = min(bounds, key=lambda b: b.seconds)
+        bot_rate = best.articles / best.seconds
+        bound_rate = n / best_bound.seconds
+        options_rate = n / r["options"].seconds
+        ratio = bot_rate / bound_rate
+        med_ratio = statistics.median(b.articles / b.seconds for b in runs) / (
+            n / statistics.median(b.seconds for b in bounds)
+        )
+        rows.append(
+            [
+                r["corpus"],
+                n,
+                f"{bot_rate:.1f}",
+                f"{bound_rate:.1f}",
+                f"**{ratio:.2f}**",
+                f"{med_ratio:.2f}",
+                f"{options_rate:.1f}",
+                f"{best.from_page}/{best.articles}",
+                best.alerts,
+            ]
+        )
+        ms = {k: 1000 * v / max(best.articles, 1) for k, v in best.cpu.items()}
+        cpu_rows.append(
+            [
+                r["corpus"],
+                f"{ms['bot process']:.1f}",
+                f"{ms['extraction workers']:.1f}",
+                f"{ms['server']:.1f}",
+                f"{1000 * best_bound.worker_cpu / n:.1f}",
+                f"{sum(best.cpu.values()) / best.seconds:.2f}",
+            ]
+            + [f"{best.stages[s]:.2f}" for s in best.stages]
+            + [f"{best.seconds:.2f}"]
+        )
+        summaries.append(
+            Summary(
+                "pipeline",
+                f"articles/s end to end ({r['corpus']}, {args.workers} workers)",
+                f"{bot_rate:.1f}/s",
+                f"trafilatura.extract {bound_rate:.1f}/s",
+                f"{ratio:.2f}",
+                f"≥ {TARGET}",
+                verdict(ratio >= TARGET),
+            )
+        )
+    headers = [
+        "corpus",
+        "pages",
+        "bot articles/s",
+        "bound: trafilatura.extract pages/s",
+        "bot ÷ bound (best runs)",
+        "(medians)",
+        "bot's extraction call alone, pages/s",
+        "text from page",
+        "outbox rows",
+    ]
+    stage_names = list(results[0]["runs"][0].stages) if results else []
+    cpu_headers = [
+        "corpus",
+        "bot process CPU ms/article",
+        "its extraction workers",
+        "server",
+        "bound's workers CPU ms/page",
+        "cores busy (bot run)",
+        *[f"{s} s" for s in stage_names],
+        "wall s",
+    ]
+    lines = [
+        f"{args.workers} extraction processes on both sides; best of {args.rounds} bot runs "
+        f"against the best of {args.rounds + 1} bound runs (interleaved; medians beside). "
+        f"Target: bot ÷ bound ≥ {TARGET}.",
+        "",
+        table(headers, rows),
+        "",
+        "Where the CPU went in the best bot run (per article), and the seconds each stage took "
+        "(`bot_stage_duration_seconds` sums; stages overlap, many pages are in flight at once):",
+        "",
+        table(cpu_headers, cpu_rows),
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        body = text + f"\n\nLoad average at start: {args.load_at_start}."
+        write_section("Pipeline throughput", body, command)
+    return summaries
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    ap.add_argument("--corpus", choices=["seeds", "aeb", "both"], default="both")
+    ap.add_argument("--articles", type=int, default=325, help="seed replicas (seeds corpus)")
+    ap.add_argument("--outlets", type=int, default=25, help="feeds (one per outlet)")
+    ap.add_argument("--workers", type=int, default=2, help="extraction processes, both sides")
+    ap.add_argument("--rounds", type=int, default=3, help="bot runs, each between bound runs")
+    ap.add_argument("--profile", action="store_true", help="py-spy the bot's first run")
+    ap.add_argument("--summary", help="write summary rows (JSON) here, for bench/run_all.py")
+    ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
+    args = ap.parse_args(argv)
+    args.load_at_start = load_average()
+    logging.getLogger("bot").setLevel(logging.ERROR)
+    command = "python bench/bench_pipeline.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    corpora = ["seeds", "aeb"] if args.corpus == "both" else [args.corpus]
+    missing = [c for c in corpora if not (SEEDS if c == "seeds" else AEB).exists()]
+    for c in missing:
+        print(f"skipping the {c} corpus: {SEEDS if c == 'seeds' else AEB} is not there")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        for corpus in corpora:
+            if corpus not in missing:
+                results.append(asyncio.run(measure(corpus, args, Path(tmp))))
+    summaries = report(results, args, command.strip()) if results else []
+    Summary.write(args.summary, summaries)
+
+
+if __name__ == "__main__":
+    main()
