@@ -11,6 +11,7 @@ import html
 import json
 import re
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -208,7 +209,7 @@ def _aware_utc(t: datetime, name: str) -> datetime:
 # --- shared server plumbing ------------------------------------------------------------------
 
 
-class _LoopbackServer:
+class _LoopbackServer(ABC):
     """An aiohttp application on its own port; subclasses add routes in `_build`."""
 
     def __init__(self, host: str, port: int) -> None:
@@ -218,8 +219,9 @@ class _LoopbackServer:
         self._base_url: str | None = None
         self._closing = asyncio.Event()
 
+    @abstractmethod
     def _build(self) -> web.Application:
-        raise NotImplementedError
+        """The aiohttp application this server runs."""
 
     @property
     def base_url(self) -> str:

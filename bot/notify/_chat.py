@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -194,14 +195,15 @@ def fit_lines(
 
 
 @dataclass
-class _ChatWebhook:
+class _ChatWebhook(ABC):
     name: str
     url: str
     http: Http
     timeout: float = 10.0
 
+    @abstractmethod
     def render(self, payload: JSON) -> JSON:
-        raise NotImplementedError
+        """The service's JSON for one alert."""
 
     async def send(self, payload: JSON, *, delivery_id: str, now: datetime) -> None:
         body = encode_json(self.render(payload))
