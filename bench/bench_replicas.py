@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import itertools
 import logging
 import os
@@ -58,25 +59,21 @@ def engine_for(url: str) -> sa.Engine:
 
 async def prewarm(url: str, rules: Path, feeds: list[str]) -> float:
     """Every feed polled once by an in-process bot: items stored, validators kept."""
-    from httpx_aiohttp import AiohttpTransport
-
     from bot.app import Bot
     from bot.config import Settings, load_config
-    from bot.net import Http, NetSettings
+    from bot.net import NetSettings
 
     env = {"BOT_DB_URL": url, "BOT_REPLICA_ID": "prewarm", "BOT_WORKERS": "1"}
     net = NetSettings(allow=("127.0.0.0/8",))
     bot = await asyncio.to_thread(
         Bot.build, Settings.from_env(env), load_config(rules, env), net=net
     )
-    http = Http(net, transport=AiohttpTransport())
-    bot.pipeline.http = http
     start = time.perf_counter()
     try:
         specs = bot.feeds
         for spec in specs[:40]:  # these store the shared items; the rest find them stored
             await bot.pipeline.poll(spec, force=True)
-        sem = asyncio.Semaphore(200)
+        sem = asyncio.Semaphore(50)  # httpx's pool stays short: see bench_polling.py
 
         async def one(spec: Any) -> None:
             async with sem:
@@ -84,7 +81,6 @@ async def prewarm(url: str, rules: Path, feeds: list[str]) -> float:
 
         await asyncio.gather(*(one(s) for s in specs[40:]))
     finally:
-        await http.aclose()
         await bot.aclose()
     return time.perf_counter() - start
 
@@ -242,6 +238,9 @@ def main(argv: list[str] | None = None) -> None:
         argv if argv is not None else sys.argv[1:]
     )
     transports = [t for t in args.transports.split(",") if t]
+    if "aiohttp" in transports and importlib.util.find_spec("httpx_aiohttp") is None:
+        print("skipping the httpx-aiohttp transport: pip install -r bench/requirements.txt")
+        transports.remove("aiohttp")
     results = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-replicas-") as tmpdir,
@@ -349,10 +348,31 @@ def main(argv: list[str] | None = None) -> None:
         ]
     )
     print(text)
+    cpp = {(r["transport"], r["replicas"]): r["commits_per_poll"] for r in results}
+    cores = {(r["transport"], r["replicas"]): r["cpu_replicas"] for r in results}
+    shown = ", ".join(
+        f"{t}: {cpp[(t, 1)]:.1f} → {cpp[(t, 2)]:.1f} commits and {cores[(t, 1)]:.2f} → "
+        f"{cores[(t, 2)]:.2f} cores"
+        for t in transports
+    )
+    bounds = f"""\
+**What bounds it.** Not the CPU: the replicas, PostgreSQL and the farm together leave part of
+the 2 cores idle. A py-spy profile of a replica (`--profile`) has its 4 store threads waiting on
+PostgreSQL (`psycopg` `Connection.wait` is half of all samples): every poll is a chain of
+round trips on those threads — `claim_feed` (BEGIN, UPDATE … RETURNING, COMMIT), `record_poll`
+(BEGIN, SELECT … FOR UPDATE, UPDATE, INSERT, COMMIT), plus the `pool_pre_ping` SELECT on each
+checkout — and each answer waits for the interpreter lock, which the event loop (scheduler,
+HTTP, JSON logging of every poll) holds most of the time. A second replica adds a second
+interpreter but not fewer round trips per poll: both replicas' scheduler jobs try to claim
+every due feed, so about half of the claims lose (each still a transaction) and claims queue
+on the row locks of the other replica's claims and records. One replica → two ({shown}); PostgreSQL
+commits per completed poll include the losing claims. What would scale: claim due feeds in
+batches (`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING`) instead of
+one APScheduler job per feed racing the other replica's, and record 304 polls in batches."""
     if not args.no_write:
         write_section(
             "Replicas on PostgreSQL (issue 7)",
-            text + f"\n\nLoad average at start: {load_at_start}.",
+            text + "\n\n" + bounds + f"\n\nLoad average at start: {load_at_start}.",
             command.strip(),
         )
     Summary.write(args.summary, summaries)

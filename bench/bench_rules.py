@@ -1,7 +1,7 @@
 """Rule evaluation per article: the default pack plus generated phrase rules, against a loop that
 runs one precompiled `re.search` per phrase (the obvious way to write it).
 
-    .venv/bin/python bench/bench_rules.py [--rules 200] [--words 2000] [--runs 200]
+    .venv/bin/python bench/bench_rules.py [--rules 200] [--words 2000] [--runs 200] [--summary F]
 
 Prints the median time per article for both and their ratio, and updates bench/RESULTS.md.
 """
@@ -21,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench._harness import Summary  # noqa: E402
 from bench.results import write_section  # noqa: E402
 from bot.config import RuleConfig, load_config  # noqa: E402
 from bot.rules import RuleSet  # noqa: E402
@@ -149,6 +150,7 @@ def main() -> None:
     ap.add_argument("--rules", type=int, default=200)
     ap.add_argument("--words", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--summary", help="write summary rows (JSON) here, for bench/run_all.py")
     args = ap.parse_args()
     rng = random.Random(7)
     pack = list(load_config(REPO / "rules", {}).rules)
@@ -171,6 +173,20 @@ def main() -> None:
         "Targets: ≤ 2 ms per article and ≥ 20x faster than the regex loop.",
     ]
     print("\n".join(lines))
+    Summary.write(
+        args.summary,
+        [
+            Summary(
+                "rules",
+                f"RuleSet.match per article ({len(rules)} rules, {args.words} words)",
+                f"{ours:.3f} ms",
+                f"re.search per phrase {theirs:.3f} ms",
+                f"{theirs / ours:.1f}x faster",
+                "≤ 2 ms and ≥ 20x",
+                "yes" if ours <= 2 and theirs / ours >= 20 else "no",
+            )
+        ],
+    )
     write_section(
         "Rule evaluation per article",
         "\n".join(lines),

@@ -267,10 +267,20 @@ def main(argv: list[str] | None = None) -> None:
         ]
     )
     print(text)
+    bounds = f"""\
+**What bounds it.** The bot process's resident set is its interpreter, the imported libraries
+(trafilatura and lxml are imported in the extraction workers, not here), SQLAlchemy's statement
+cache and connection pool, APScheduler's {args.feeds} jobs and the Prometheus registry (labels by
+feed and by rule: bounded by the configuration, not by traffic); what grows with traffic is
+only what the process keeps per article, which is nothing once it is stored. The extraction
+workers' memory is lxml's and trafilatura's, and it rises until each worker has parsed its
+largest pages (their first-tenth figure can be taken before both workers have started, so
+their ratio says little); the trend line is the figure to watch. The flatness is measured
+against {stored} stored articles; a longer `--minutes` gives the trend more weight."""
     if not args.no_write:
         write_section(
             f"Soak, {args.minutes:g} minutes",
-            text + f"\n\nLoad average at start: {load_at_start}.",
+            text + "\n\n" + bounds + f"\n\nLoad average at start: {load_at_start}.",
             command.strip(),
         )
     Summary.write(
