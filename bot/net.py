@@ -48,6 +48,10 @@ class NetSettings:
     max_body_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     per_host_limit: int = 4
+    # Requests let into httpx's connection pool at once: past about a hundred queued requests
+    # its bookkeeping grows with the queue and polls start failing with pool timeouts
+    # (bench/bench_polling.py); the rest wait here, outside the request's deadline.
+    max_in_flight: int = 100
     user_agent: str = "newsbot/0.1 (self-hosted news monitor)"
     # Hostnames, IP addresses or CIDR networks exempt from the SSRF guard.
     allow: tuple[str, ...] = ()
@@ -336,6 +340,7 @@ class Http:
         self._resolve = resolver or system_resolver
         self._allow = _Allow.parse(settings.allow)
         self._hosts: dict[str, _HostSlot] = {}
+        self._in_flight = asyncio.Semaphore(settings.max_in_flight)
         self._client = httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(
@@ -614,7 +619,7 @@ class Http:
             slot = self._hosts[host] = _HostSlot(asyncio.Semaphore(self.settings.per_host_limit))
         slot.users += 1
         try:
-            async with slot.semaphore:
+            async with slot.semaphore, self._in_flight:
                 yield
         finally:
             slot.users -= 1
