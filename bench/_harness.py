@@ -319,3 +319,36 @@ def cpu_seconds(pid: int | str = "self") -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    """How a benchmark was run, for RESULTS.md: its arguments less the internal --summary."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    shown: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--summary":
+            skip = True
+        elif not arg.startswith("--summary="):
+            shown.append(arg)
+    return " ".join(["python", script, *shown])
+
+
+def own_workers(exclude: Sequence[int] = ()) -> list[int]:
+    """This process's descendants less `exclude` and theirs, and less any py-spy."""
+    skip = set(exclude)
+    for pid in exclude:
+        skip.update(children_of(pid))
+    out = []
+    for pid in children_of(os.getpid()):
+        if pid in skip:
+            continue
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "py-spy":
+                continue
+        except OSError:
+            continue
+        out.append(pid)
+    return out

@@ -27,7 +27,6 @@ import asyncio
 import json
 import logging
 import multiprocessing
-import os
 import statistics
 import sys
 import tempfile
@@ -49,9 +48,10 @@ from bench._harness import (  # noqa: E402
     SEEDS,
     ServerProcess,
     Summary,
-    children_of,
+    command_line,
     cpu_seconds,
     load_average,
+    own_workers,
     py_spy,
     table,
     verdict,
@@ -109,12 +109,14 @@ class BoundRun:
     worker_cpu: float
 
 
-def bound(pages: list[bytes], workers: int, fn: Callable[[bytes], int]) -> BoundRun:
+def bound(
+    pages: list[bytes], workers: int, fn: Callable[[bytes], int], server_pid: int
+) -> BoundRun:
     """Run `fn` over every page in a pool of `workers` processes (warmed first)."""
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_load_trafilatura) as pool:
         list(pool.map(fn, pages[: workers * 2]))  # start and warm every worker
-        procs = children_of(os.getpid())
+        procs = own_workers(exclude=[server_pid])
         cpu = sum(cpu_seconds(p) for p in procs)
         start = time.perf_counter()
         list(pool.map(fn, pages, chunksize=1))
@@ -182,7 +184,7 @@ async def run_bot(
             }
 
         before = stage_sums()
-        workers = children_of(os.getpid())
+        workers = own_workers(exclude=[server_pid])
         cpu_before = (
             cpu_seconds(),
             sum(cpu_seconds(p) for p in workers),
@@ -253,8 +255,10 @@ async def measure(corpus: str, args: argparse.Namespace, tmp: Path) -> dict[str,
             f"{corpus}: {len(pages)} pages, {len(feeds)} feeds, "
             f"{sum(map(len, pages)) / len(pages) / 1024:.0f} KiB per page on average"
         )
-        bounds = [await asyncio.to_thread(bound, pages, args.workers, _bound_extract)]
-        options = await asyncio.to_thread(bound, pages, args.workers, _bot_options_extract)
+        bounds = [await asyncio.to_thread(bound, pages, args.workers, _bound_extract, server.pid)]
+        options = await asyncio.to_thread(
+            bound, pages, args.workers, _bot_options_extract, server.pid
+        )
         warm = list(zip(pages[: args.workers * 2], page_urls, strict=False))
         runs = []
         for r in range(args.rounds):
@@ -269,7 +273,9 @@ async def measure(corpus: str, args: argparse.Namespace, tmp: Path) -> dict[str,
                     server_pid=server.pid,
                 )
             )
-            bounds.append(await asyncio.to_thread(bound, pages, args.workers, _bound_extract))
+            bounds.append(
+                await asyncio.to_thread(bound, pages, args.workers, _bound_extract, server.pid)
+            )
             print(
                 f"  round {r + 1}: bot {runs[-1].articles / runs[-1].seconds:.1f} articles/s, "
                 f"bound {len(pages) / bounds[-1].seconds:.1f} pages/s",
@@ -434,9 +440,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     args.load_at_start = load_average()
     logging.getLogger("bot").setLevel(logging.ERROR)
-    command = "python bench/bench_pipeline.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line("bench/bench_pipeline.py", argv)
     corpora = ["seeds", "aeb"] if args.corpus == "both" else [args.corpus]
     missing = [c for c in corpora if not (SEEDS if c == "seeds" else AEB).exists()]
     for c in missing:

@@ -54,6 +54,7 @@ from bench._harness import (  # noqa: E402
     PYTHON,
     ServerProcess,
     Summary,
+    command_line,
     load_average,
     py_spy,
     table,
@@ -594,6 +595,19 @@ def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> l
                 )
             )
     bota = results.get("bot-aiohttp", {})
+    if bota and aio and "304-delay" in bota and "304-delay" in aio:
+        ratio = bota["304-delay"].rate / aio["304-delay"].rate
+        summaries.append(
+            Summary(
+                "polling",
+                f"bot + httpx-aiohttp, 304 pass, {args.delay:g} s per response",
+                f"{bota['304-delay'].rate:,.0f} feeds/s",
+                f"aiohttp {aio['304-delay'].rate:,.0f}/s",
+                f"{ratio:.2f}",
+                "(≥ 0.5)",
+                verdict(ratio >= 0.5),
+            )
+        )
     if bota and bot and "304" in bota:
         summaries.append(
             Summary(
@@ -635,19 +649,26 @@ def what_bounds(results: dict[str, Any], feeds: int) -> str:
             if "failed" in k or "error" in k or "raised" in k
         )
 
-    return f"""\
+    httpx_default = (
+        f"The bare default `AsyncClient` with every poll let in does {r('httpx')} feeds/s "
+        f"({failed('httpx')} failures) in this run. "
+        if "httpx" in results
+        else ""
+    )
+    return f"""\\
 **What bounds it.**
-*The bot as shipped (httpx's default transport)* is bound by httpx's connection pool: on every
-request that enters or leaves it, `httpcore.AsyncConnectionPool._assign_requests_to_connections`
-walks every queued request and, for each, every connection (O(queued × connections), plus an
-O(connections²) idle count). Polling {feeds:,} feeds at once, ≤ 4 per host over many hosts, puts
-about a thousand requests in a pool of 100 connections: it managed {r("bot")} feeds/s here and
-{failed("bot")} polls failed with `PoolTimeout` (waiting longer than the 10 s pool timeout). The
-bare default `AsyncClient` collapses the same way when it is run ({r("httpx")} feeds/s). The same
-pool with at most 100 requests let into it at once (an `asyncio.Semaphore` in front):
-{r("httpx-capped")} feeds/s, no failures; one client per host: {r("httpx-per-host")}; the
-`httpx-aiohttp` transport: {r("httpx-aiohttp")}.
-*The bot with the httpx-aiohttp transport* ({r("bot-aiohttp")} feeds/s) is bound by its store:
+*httpx's own pool* cannot take many requests at once: on every request that enters or leaves
+it, `httpcore.AsyncConnectionPool._assign_requests_to_connections` walks every queued request
+and, for each, every connection (O(queued × connections), plus an O(connections²) idle count).
+Polling thousands of feeds at once, ≤ 4 per host over many hosts, puts about a thousand
+requests in a pool of 100 connections. {httpx_default}Before commit 7a0599e the bot let them all
+in and collapsed: 43 feeds/s on 2,000 feeds with every poll failing on the 10 s pool timeout
+(`make bench`, 2026-11-22 02:21 UTC). With at most 100 requests let into the pool
+(`NetSettings.max_in_flight` in the bot now; a semaphore in the bare row) the bot does
+{r("bot")} feeds/s ({failed("bot")} failures) and the bare client {r("httpx-capped")}; one client
+per host: {r("httpx-per-host")}; the `httpx-aiohttp` transport: {r("httpx-aiohttp")}.
+*The bot* ({r("bot")} feeds/s through httpx's capped pool, {r("bot-aiohttp")} through
+httpx-aiohttp) is then bound by its store and its own per-request work:
 each poll is two SQLite write transactions (`claim_feed`, then `record_poll` with a
 `SELECT … consecutive_failures`, an `UPDATE` and an `INSERT INTO feed_polls`) on the store's
 single thread; the store alone, no network, does {r("store-only")} polls/s in this run. A py-spy
@@ -685,9 +706,7 @@ def main(argv: list[str] | None = None) -> None:
     # In process, the bot's log lines would only go to stderr through logging's last resort.
     logging.getLogger("bot").setLevel(logging.ERROR)
     args.load_at_start = load_average()
-    command = "python bench/bench_polling.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line("bench/bench_polling.py", argv)
     results = asyncio.run(run(args))
     summaries = report(args, results, command.strip())
     Summary.write(args.summary, summaries)

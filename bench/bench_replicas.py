@@ -43,6 +43,7 @@ from bench._harness import (  # noqa: E402
     PYTHON,
     ServerProcess,
     Summary,
+    command_line,
     cpu_seconds,
     load_average,
     py_spy,
@@ -234,9 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     load_at_start = load_average()
     logging.getLogger("bot").setLevel(logging.ERROR)
-    command = "python bench/bench_replicas.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line("bench/bench_replicas.py", argv)
     transports = [t for t in args.transports.split(",") if t]
     if "aiohttp" in transports and importlib.util.find_spec("httpx_aiohttp") is None:
         print("skipping the httpx-aiohttp transport: pip install -r bench/requirements.txt")

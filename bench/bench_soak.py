@@ -41,6 +41,7 @@ from bench._harness import (  # noqa: E402
     ServerProcess,
     Summary,
     children_of,
+    command_line,
     load_average,
     rss_kib,
     table,
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     args = ap.parse_args(argv)
     load_at_start = load_average()
-    command = "python bench/bench_soak.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = command_line("bench/bench_soak.py", argv)
     seconds = args.minutes * 60
     warmup = max(40.0, seconds / 10)  # articles start 20 s in; workers start on demand
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmpdir:

@@ -33,9 +33,10 @@ QUICK: dict[str, list[str]] = {
         "--feeds",
         "2000",
         "--clients",
-        "bot,bot-aiohttp,store-only,aiohttp,httpx-capped,httpx-per-host,httpx-aiohttp,rss2email",
+        "bot,bot-aiohttp,store-only,aiohttp,httpx,httpx-capped,httpx-per-host,httpx-aiohttp,"
+        "rss2email",
         "--delay-clients",
-        "bot-aiohttp,aiohttp,httpx-capped,httpx-aiohttp,rss2email",
+        "bot,bot-aiohttp,aiohttp,httpx-capped,httpx-aiohttp,rss2email",
     ],
     "replicas": [
         "bench/bench_replicas.py",
