@@ -370,7 +370,7 @@ batches (`UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RET
 one APScheduler job per feed racing the other replica's, and record 304 polls in batches."""
     if not args.no_write:
         write_section(
-            "Replicas on PostgreSQL (issue 7)",
+            f"Replicas on PostgreSQL (issue 7), {args.feeds} feeds, {args.window:g} s counted",
             text + "\n\n" + bounds + f"\n\nLoad average at start: {load_at_start}.",
             command.strip(),
         )
