@@ -789,7 +789,8 @@ def _sentence_terms(sentence: str) -> list[str]:
         if word in _STOPWORDS:
             close_run()
             continue
-        has_digit = any(c.isdigit() for c in word)
+        # An alphabetic word has no digit: the common case skips the scan.
+        has_digit = not word.isalpha() and any(c.isdigit() for c in word)
         if (len(word) < 3 and not has_digit) or (word.isdigit() and len(word) < 3):
             close_run()
             continue
@@ -829,12 +830,15 @@ def _unit(weights: dict[str, float], limit: int = _MAX_TERMS) -> dict[str, float
     return {t: round(w / norm, 6) for t, w in top}
 
 
-def _weigh(parts: list[tuple[str, float]]) -> dict[str, float]:
+def _weigh(parts: list[tuple[list[str], float]]) -> dict[str, float]:
+    """Term weights of sentences given as their terms (`_sentence_terms`) with a weight."""
     weights: dict[str, float] = {}
-    for sentence, weight in parts:
-        for term in _sentence_terms(sentence):
-            w = weight * _NAME_WEIGHT if term.startswith("^") else weight
-            key = term.lstrip("^")
+    for terms, weight in parts:
+        for term in terms:
+            if term[0] == "^":
+                key, w = term[1:], weight * _NAME_WEIGHT
+            else:
+                key, w = term, weight
             weights[key] = weights.get(key, 0.0) + w
     return weights
 
@@ -842,17 +846,21 @@ def _weigh(parts: list[tuple[str, float]]) -> dict[str, float]:
 def story_features(title: str, text: str) -> StoryFeatures:
     """The terms by which an article is matched to a story (see StoryFeatures)."""
     sentences = _sentences(text)
-    parts = [(title, _TITLE_WEIGHT)] + [
-        (s, _LEAD_WEIGHT if i < _LEAD_SENTENCES else 1.0) for i, s in enumerate(sentences)
+    # Each sentence is tokenized once: its terms count for the weights and the spread.
+    title_terms = _sentence_terms(title)
+    sentence_terms = [_sentence_terms(s) for s in sentences]
+    parts = [(title_terms, _TITLE_WEIGHT)] + [
+        (terms, _LEAD_WEIGHT if i < _LEAD_SENTENCES else 1.0)
+        for i, terms in enumerate(sentence_terms)
     ]
     spread: dict[str, int] = {}
     counted = 0
-    for sentence in [title, *sentences]:
-        terms = {t.lstrip("^") for t in _sentence_terms(sentence)}
-        counted += bool(terms)
-        for term in terms:
+    for terms in [title_terms, *sentence_terms]:
+        distinct = {t.lstrip("^") for t in terms}
+        counted += bool(distinct)
+        for term in distinct:
             spread[term] = spread.get(term, 0) + 1
-    lede = _weigh([(title, 1.0), (_lede(text), 1.0)])
+    lede = _weigh([(title_terms, 1.0), (_sentence_terms(_lede(text)), 1.0)])
     return StoryFeatures(
         terms=_unit(_weigh(parts)), lede=_unit(lede, 100), spread=spread, sentences=counted
     )

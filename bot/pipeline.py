@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.dedup import canonical_url, content_hash
 from bot.errors import BotError
-from bot.extract import Extractor
+from bot.extract import Extractor, Processed
 from bot.feeds import FeedValidators, PollResult, backoff_delay, poll_feed
 from bot.health import (
     DEFAULT_FAILURE_THRESHOLD,
@@ -21,7 +21,7 @@ from bot.health import (
 )
 from bot.llm import LlmSummarizer
 from bot.metrics import Metrics
-from bot.models import Article, Extracted, FeedItem, Match
+from bot.models import Article, FeedItem, Match
 from bot.net import Http
 from bot.notify import TargetPolicy, route
 from bot.rules import RuleSet
@@ -56,7 +56,7 @@ class PollOutcome:
 class _Fetched:
     item: FeedItem
     canonical: str
-    extracted: Extracted | None
+    processed: Processed | None
     final_url: str
     error: str | None
 
@@ -248,14 +248,17 @@ class Pipeline:
                 if not response.ok:
                     raise BotError(f"HTTP {response.status} from {item.url}")
                 with self.metrics.time("extract"):
-                    extracted = await self.extractor.extract(response.body, response.url)
+                    processed = await self.extractor.process(
+                        response.body, response.url, item.title
+                    )
             except BotError as exc:
                 log.info("page.fallback", extra={"url": item.url, "error": str(exc)})
                 return _Fetched(item, canonical, None, item.url, str(exc))
-        return _Fetched(item, canonical, extracted, response.url, None)
+        return _Fetched(item, canonical, processed, response.url, None)
 
     def _article(self, feed: FeedSpec, page: _Fetched) -> Article:
-        item, ex = page.item, page.extracted
+        item = page.item
+        ex = page.processed.extracted if page.processed else None
         text = ex.text if ex else (item.summary or item.title)
         return Article(
             url=item.url,
@@ -278,7 +281,10 @@ class Pipeline:
     ) -> int | None:
         article = self._article(feed, page)
         now = self.now()
-        sig, features = await self.extractor.fingerprint(article.title, article.text)
+        if page.processed is not None:
+            sig, features = page.processed.signature, page.processed.features
+        else:  # the feed's summary stands in for the page
+            sig, features = await self.extractor.fingerprint(article.title, article.text)
         duplicate_of = await self.store.call(self.store.original_by_hash, article.content_hash)
         if duplicate_of is not None:
             self.metrics.duplicate("hash")

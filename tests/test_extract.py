@@ -97,6 +97,48 @@ async def test_a_news_page_gives_its_paragraphs_and_title_without_navigation_or_
         assert boilerplate not in result.text
 
 
+def test_author_site_name_and_language_come_from_the_pages_own_markup() -> None:
+    page = (
+        news_page()
+        .replace(b'<html lang="en">', b'<html lang="en-GB">')
+        .replace(
+            b"</head>", b'<meta property="og:site_name" content="Example Daily Herald"></head>'
+        )
+    )
+    result = extract_html(page, URL)
+    assert result is not None
+    assert (result.author, result.site_name, result.language) == (
+        "Jane Doe",
+        "Example Daily Herald",
+        "en",
+    )
+
+
+def test_a_page_that_declares_no_language_has_none() -> None:
+    result = extract_html(news_page().replace(b'<html lang="en">', b"<html>"), URL)
+    assert result is not None and result.language == ""
+
+
+async def test_processing_a_page_gives_its_text_with_the_signature_and_story_features_of_it(
+    extractor: Extractor,
+) -> None:
+    from bot.dedup import signature, story_features
+
+    done = await extractor.process(news_page(), URL, "Feed title of the item")
+    assert done.extracted.text == (await extractor.extract(news_page(), URL)).text
+    assert done.signature == signature(done.extracted.text)
+    assert done.features == story_features("Feed title of the item", done.extracted.text)
+    untitled = await extractor.process(news_page(), URL, "")
+    assert untitled.features == story_features(HEADLINE, done.extracted.text)
+
+
+async def test_processing_a_page_without_article_text_is_a_permanent_error(
+    extractor: Extractor,
+) -> None:
+    with pytest.raises(PermanentError, match="no article text"):
+        await extractor.process(NAV_ONLY_PAGE, "https://news.example.com/world", "World")
+
+
 async def test_a_page_without_article_text_is_a_permanent_error(extractor: Extractor) -> None:
     with pytest.raises(PermanentError):
         await extractor.extract(NAV_ONLY_PAGE, "https://news.example.com/world")

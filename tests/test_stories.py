@@ -16,7 +16,7 @@ from sqlalchemy import inspect, text
 from bot.dedup import StoryFeatures, content_hash, signature, story_features
 from bot.models import Article
 from bot.store import Store, migrate
-from bot.store._dedup import DEDUP_TABLES
+from bot.store._dedup import DEDUP_TABLES, STORY_INDEX_TABLES, story_terms
 from bot.stories import stories_table
 
 T0 = datetime(2025, 11, 27, 12, 0, tzinfo=UTC)
@@ -197,20 +197,104 @@ def test_stories_lists_recent_stories_with_their_articles(store: Store) -> None:
 def test_an_existing_database_gets_the_story_tables_and_column(store: Store) -> None:
     # Take the schema back to 0001: no story tables, no articles.story_id.
     with store.engine.begin() as conn:
-        for table in reversed(DEDUP_TABLES):
+        for table in (*STORY_INDEX_TABLES, *reversed(DEDUP_TABLES)):
             table.drop(conn)
         conn.execute(text("DROP INDEX ix_articles_story_id"))
         conn.execute(text("ALTER TABLE articles DROP COLUMN story_id"))
         conn.execute(
-            text("DELETE FROM schema_migrations WHERE name = '0002_near_duplicates_and_stories'")
+            text(
+                "DELETE FROM schema_migrations WHERE name IN "
+                "('0002_near_duplicates_and_stories', '0003_story_index')"
+            )
         )
-    assert migrate(store.engine) == ["0002_near_duplicates_and_stories"]
+    assert migrate(store.engine) == ["0002_near_duplicates_and_stories", "0003_story_index"]
     with store.engine.connect() as conn:
         columns = {c["name"] for c in inspect(conn).get_columns("articles")}
         indexes = {i["name"] for i in inspect(conn).get_indexes("articles")}
     assert "story_id" in columns and "ix_articles_story_id" in indexes
     _, story = file_in_story(store, "https://a.example/1", BISHKEK_A)
     assert store.stories(T0)[0].id == story
+
+
+def test_stories_stored_before_the_story_index_are_indexed_and_still_joined(
+    store: Store,
+) -> None:
+    _, first = file_in_story(store, "https://a.example/1", BISHKEK_A)
+    _, other = file_in_story(store, "https://c.example/1", LIBRARY, T0 + timedelta(hours=1))
+    with store.engine.begin() as conn:
+        indexed = conn.execute(text("SELECT COUNT(*) FROM story_terms")).scalar_one()
+        story_terms.drop(conn)
+        conn.execute(text("DELETE FROM schema_migrations WHERE name = '0003_story_index'"))
+        vectors = [
+            json.loads(v) if isinstance(v, str) else v
+            for (v,) in conn.execute(text("SELECT vector FROM stories ORDER BY id"))
+        ]
+    assert migrate(store.engine) == ["0003_story_index"]
+    with store.engine.connect() as conn:
+        rebuilt = conn.execute(text("SELECT COUNT(*) FROM story_terms")).scalar_one()
+    assert rebuilt == indexed == sum(len(v["terms"]) + len(v["lede"]) for v in vectors) > 0
+    _, second = file_in_story(store, "https://b.example/1", BISHKEK_B, T0 + timedelta(hours=2))
+    assert second == first != other
+
+
+def test_the_story_index_finds_the_story_that_scoring_every_story_would(store: Store) -> None:
+    import random
+
+    from bot.stories import DEFAULT_WINDOW, STORY_THRESHOLD, StoryVector, gap_to, score
+
+    rng = random.Random(7)
+    joined = 0
+    pool = [
+        sentence
+        for _, body in (BISHKEK_A, BISHKEK_B, LIBRARY)
+        for sentence in re.split(r"(?<=\.) ", body)
+    ] + [
+        "Prosecutors in Geneva opened an inquiry into the sale of the lakeside hotel on Monday.",
+        "The Kremlin said envoys would meet in Abu Dhabi to discuss prisoner exchanges.",
+        "Farmers in Donetsk said shelling had destroyed the grain stores before the harvest.",
+        "The library's roof repairs will be paid from the council's reserve fund next year.",
+    ]
+    for k in range(40):
+        words = rng.sample(pool, 2)
+        published = T0 + timedelta(hours=rng.randint(0, 240))
+        title = words[0][:60]
+        body = " ".join(words)
+        article_id = put(store, f"https://n.example/{k}", title, body, published)
+        features = story_features(title, body)
+        with store.engine.begin() as conn:
+            store._count_terms(conn, features.spread, features.sentences)
+            stats, total = store._term_stats(conn, set(features.terms) | set(features.lede))
+            vector = StoryVector.of(features.terms, features.lede, stats, total)
+            by_index = store._story_scores(conn, vector, published, DEFAULT_WINDOW, STORY_THRESHOLD)
+            rows = conn.execute(
+                text("SELECT id, first_seen, last_seen, vector FROM stories ORDER BY id")
+            ).all()
+            conn.rollback()
+        every: dict[int, float] = {}
+        for row in rows:
+            first, last = (datetime.fromisoformat(str(v)).replace(tzinfo=UTC) for v in row[1:3])
+            if not (last >= published - DEFAULT_WINDOW and first <= published + DEFAULT_WINDOW):
+                continue
+            stored = row.vector if isinstance(row.vector, dict) else json.loads(row.vector)
+            sc = score(vector, StoryVector.from_json(stored), gap_to(published, first, last))
+            if sc >= STORY_THRESHOLD:
+                every[row.id] = sc
+        assert by_index == pytest.approx(every), k
+        joined += bool(every)
+        store.assign_story(None, article_id, features, published)
+    # Some articles joined a story, others started one.
+    assert joined >= 10 and len(store.stories(T0 - timedelta(days=1))) >= 3
+
+
+def test_a_near_duplicate_moves_its_storys_window_along(store: Store) -> None:
+    first_id, first = file_in_story(store, "https://a.example/1", BISHKEK_A)
+    # A copy three days on joins by duplicate_of and stretches the story's span...
+    copied = T0 + timedelta(days=3)
+    _, copy = file_in_story(store, "https://a2.example/1", BISHKEK_A, copied, duplicate_of=first_id)
+    assert copy == first
+    # ...so a report two hours after the copy, past the window of the first, still joins it.
+    _, later = file_in_story(store, "https://b.example/1", BISHKEK_B, copied + timedelta(hours=2))
+    assert later == first
 
 
 # -- acceptance: the seed corpus ----------------------------------------------------------------

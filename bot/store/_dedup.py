@@ -8,6 +8,7 @@ stories for one event; unique keys and ON CONFLICT DO NOTHING make every insert 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -28,8 +30,10 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    TextClause,
     and_,
     bindparam,
+    delete,
     func,
     or_,
     select,
@@ -44,11 +48,12 @@ from bot.store._engine import WRITE_OPTION
 from bot.store._tables import UTCDateTime, articles, feeds, metadata
 from bot.stories import (
     DEFAULT_WINDOW,
+    LEDE_SHARE,
     STORY_THRESHOLD,
     Centroid,
     StoryVector,
+    decay,
     gap_to,
-    score,
 )
 
 article_signatures = Table(
@@ -101,7 +106,25 @@ story_term_stats = Table(
     Column("sentences", Integer, nullable=False),
 )
 
+# Each story's vector as rows, so that finding the stories an article may join is an indexed
+# lookup of its own terms instead of a scan of every recent story. `kind` 0 is the whole-text
+# vector, 1 the lede; `last_seen` is the story's, repeated here so that the scan of a common
+# term's rows stops at the time window.
+story_terms = Table(
+    "story_terms",
+    metadata,
+    Column("kind", SmallInteger, nullable=False),
+    Column("term", Text, nullable=False),
+    Column("last_seen", UTCDateTime(), nullable=False),
+    Column("story_id", Integer, ForeignKey("stories.id", ondelete="CASCADE"), nullable=False),
+    Column("weight", Float, nullable=False),
+    PrimaryKeyConstraint("kind", "term", "last_seen", "story_id", name="pk_story_terms"),
+    Index("ix_story_terms_story", "story_id"),
+    sqlite_with_rowid=False,
+)
+
 DEDUP_TABLES = (article_signatures, lsh_bands, stories, story_term_stats)
+STORY_INDEX_TABLES = (story_terms,)
 
 _TOTAL = ""
 _STORY_LOCK = 0x73746F726965  # pg_advisory_xact_lock key for story assignment
@@ -141,6 +164,75 @@ def _candidates_query() -> Select[tuple[int, bytes, int | None]]:
 
 
 _CANDIDATES = _candidates_query()
+
+# Story assignment moves a few hundred terms per article in and out of the database. Each
+# statement below takes them as one JSON parameter and unpacks it in SQL (json_each on SQLite,
+# json_array_elements on PostgreSQL): one execution instead of hundreds, and a statement whose
+# text does not change with the number of terms.
+_UNPACK = {
+    # rows of [kind, term, weight]
+    "triples": {
+        "sqlite": """SELECT json_extract(value, '$[0]') AS kind,
+                            json_extract(value, '$[1]') AS term,
+                            json_extract(value, '$[2]') AS weight
+                     FROM json_each(:vector)""",
+        "postgresql": """SELECT CAST(e->>0 AS smallint) AS kind, e->>1 AS term,
+                                CAST(e->>2 AS float8) AS weight
+                         FROM json_array_elements(CAST(:vector AS json)) AS e""",
+    },
+    # rows of [term, count]
+    "counts": {
+        "sqlite": """SELECT json_extract(value, '$[0]') AS term,
+                            json_extract(value, '$[1]') AS sentences
+                     FROM json_each(:counts) WHERE true""",
+        "postgresql": """SELECT e->>0 AS term, CAST(e->>1 AS integer) AS sentences
+                         FROM json_array_elements(CAST(:counts AS json)) AS e""",
+    },
+    # a list of terms
+    "terms": {
+        "sqlite": "SELECT value FROM json_each(:terms)",
+        "postgresql": "SELECT json_array_elements_text(CAST(:terms AS json))",
+    },
+}
+
+
+def _story_sql(dialect: str) -> dict[str, TextClause]:
+    u = {kind: forms[dialect] for kind, forms in _UNPACK.items()}
+    return {
+        # The similarity (bot.stories.similarity) of an article to every story of the window
+        # that shares a term with it, summed over the story_terms rows of the article's terms;
+        # the article's weights arrive multiplied by their share of the score.
+        "candidates": text(
+            f"""SELECT st.story_id AS story_id, SUM(st.weight * a.weight) AS similarity
+                FROM ({u["triples"]}) AS a
+                JOIN story_terms AS st
+                  ON st.kind = a.kind AND st.term = a.term AND st.last_seen >= :since
+                GROUP BY st.story_id"""  # noqa: S608 - built of constants only
+        ).bindparams(bindparam("since", type_=UTCDateTime())),
+        "index": text(
+            f"""INSERT INTO story_terms (kind, term, last_seen, story_id, weight)
+                SELECT a.kind, a.term, :last_seen, :story_id, a.weight
+                FROM ({u["triples"]}) AS a"""  # noqa: S608
+        ).bindparams(bindparam("last_seen", type_=UTCDateTime())),
+        "count": text(
+            f"""INSERT INTO story_term_stats (term, sentences) {u["counts"]}
+                ON CONFLICT (term) DO UPDATE
+                SET sentences = story_term_stats.sentences + excluded.sentences"""  # noqa: S608
+        ),
+        "stats": text(
+            f"SELECT term, sentences FROM story_term_stats WHERE term IN ({u['terms']})"  # noqa: S608
+        ),
+    }
+
+
+_STORY_SQL = {dialect: _story_sql(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def _triples(vector: StoryVector, share: tuple[float, float] = (1.0, 1.0)) -> str:
+    """A story vector as the JSON of [kind, term, weight] rows (kind 0: terms, 1: lede)."""
+    rows = [[0, t, share[0] * w] for t, w in vector.terms.items()]
+    rows += [[1, t, share[1] * w] for t, w in vector.lede.items()]
+    return json.dumps(rows, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,15 +396,22 @@ class DedupQueries:
         span = conn.execute(
             select(stories.c.first_seen, stories.c.last_seen).where(stories.c.id == story_id)
         ).one()
+        last_seen = max(span.last_seen, published)
         conn.execute(
             update(stories)
             .where(stories.c.id == story_id)
             .values(
                 article_count=stories.c.article_count + 1,
                 first_seen=min(span.first_seen, published),
-                last_seen=max(span.last_seen, published),
+                last_seen=last_seen,
             )
         )
+        if last_seen != span.last_seen:
+            conn.execute(
+                update(story_terms)
+                .where(story_terms.c.story_id == story_id)
+                .values(last_seen=last_seen)
+            )
         return int(story_id)
 
     def _match_or_start(
@@ -327,28 +426,12 @@ class DedupQueries:
         self._count_terms(conn, features.spread, features.sentences)
         stats, total = self._term_stats(conn, set(features.terms) | set(features.lede))
         vector = StoryVector.of(features.terms, features.lede, stats, total)
-        recent = conn.execute(
-            select(stories.c.id, stories.c.first_seen, stories.c.last_seen, stories.c.vector)
-            .where(
-                stories.c.last_seen >= published - window,
-                stories.c.first_seen <= published + window,
-            )
-            .order_by(stories.c.id)
-        ).all()
-        best: tuple[float, int] | None = None
-        for story in recent:
-            s = score(
-                vector,
-                StoryVector.from_json(story.vector),
-                gap_to(published, story.first_seen, story.last_seen),
-            )
-            if s >= threshold and (best is None or s > best[0]):
-                best = (s, story.id)
+        best = self._best_story(conn, vector, published, window, threshold)
         if best is None:
             centroid = Centroid()
             centroid.add(features)
             now = datetime.now(UTC)
-            return int(
+            new_id = int(
                 conn.execute(
                     stories.insert()
                     .values(
@@ -363,7 +446,9 @@ class DedupQueries:
                     .returning(stories.c.id)
                 ).scalar_one()
             )
-        story_id = best[1]
+            self._index_story(conn, new_id, vector, published)
+            return new_id
+        story_id = best
         current = conn.execute(
             select(stories.c.first_seen, stories.c.last_seen, stories.c.centroid).where(
                 stories.c.id == story_id
@@ -372,46 +457,101 @@ class DedupQueries:
         centroid = Centroid.from_json(current.centroid)
         centroid.add(features)
         stats, total = self._term_stats(conn, set(centroid.terms) | set(centroid.lede))
+        joined = centroid.vector(stats, total)
+        last_seen = max(current.last_seen, published)
         conn.execute(
             update(stories)
             .where(stories.c.id == story_id)
             .values(
                 first_seen=min(current.first_seen, published),
-                last_seen=max(current.last_seen, published),
+                last_seen=last_seen,
                 article_count=stories.c.article_count + 1,
-                vector=centroid.vector(stats, total).to_json(),
+                vector=joined.to_json(),
                 centroid=centroid.to_json(),
             )
         )
+        self._index_story(conn, story_id, joined, last_seen)
         return story_id
+
+    def _best_story(
+        self,
+        conn: Connection,
+        vector: StoryVector,
+        published: datetime,
+        window: timedelta,
+        threshold: float,
+    ) -> int | None:
+        """The story of the window that `vector` scores highest against, at or above
+        `threshold`; ties go to the oldest story."""
+        scores = self._story_scores(conn, vector, published, window, threshold)
+        return min(scores, key=lambda sid: (-scores[sid], sid)) if scores else None
+
+    def _story_scores(
+        self,
+        conn: Connection,
+        vector: StoryVector,
+        published: datetime,
+        window: timedelta,
+        threshold: float,
+    ) -> dict[int, float]:
+        """The score (bot.stories.score) of every story of the window that reaches
+        `threshold`, found through the stories' indexed terms."""
+        if not vector.terms and not vector.lede:
+            return {}
+        rows = conn.execute(
+            self._story_sql["candidates"],
+            {
+                "vector": _triples(vector, (1.0 - LEDE_SHARE, LEDE_SHARE)),
+                "since": published - window,
+            },
+        ).all()
+        # The time decay only lowers a score: stories below the threshold before it are out.
+        similar = {int(r.story_id): float(r.similarity) for r in rows if r.similarity >= threshold}
+        if not similar:
+            return {}
+        spans = conn.execute(
+            select(stories.c.id, stories.c.first_seen, stories.c.last_seen).where(
+                stories.c.id.in_(sorted(similar)), stories.c.first_seen <= published + window
+            )
+        ).all()
+        scores = {
+            int(story.id): similar[story.id]
+            * decay(gap_to(published, story.first_seen, story.last_seen))
+            for story in spans
+        }
+        return {sid: sc for sid, sc in scores.items() if sc >= threshold}
+
+    def _index_story(
+        self, conn: Connection, story_id: int, vector: StoryVector, last_seen: datetime
+    ) -> None:
+        """Make `story_terms` hold `vector` for the story (replacing what it held)."""
+        conn.execute(delete(story_terms).where(story_terms.c.story_id == story_id))
+        conn.execute(
+            self._story_sql["index"],
+            {"vector": _triples(vector), "last_seen": last_seen, "story_id": story_id},
+        )
 
     def _count_terms(self, conn: Connection, spread: Mapping[str, int], sentences: int) -> None:
         if not spread:
             return
-        rows = [{"term": t, "sentences": n} for t, n in sorted(spread.items())]
-        rows.append({"term": _TOTAL, "sentences": sentences})
-        stmt = self._upsert(story_term_stats)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["term"],
-            set_={"sentences": story_term_stats.c.sentences + stmt.excluded.sentences},
-        )
-        for i in range(0, len(rows), _CHUNK):
-            conn.execute(stmt, rows[i : i + _CHUNK])
+        counts = [[t, n] for t, n in spread.items()]
+        counts.append([_TOTAL, sentences])
+        conn.execute(self._story_sql["count"], {"counts": json.dumps(counts, ensure_ascii=False)})
 
-    @staticmethod
-    def _term_stats(conn: Connection, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+    def _term_stats(self, conn: Connection, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         wanted = sorted(set(terms) | {_TOTAL})
-        found: dict[str, int] = {}
-        for i in range(0, len(wanted), _CHUNK):
-            chunk = wanted[i : i + _CHUNK]
+        found = {
+            str(term): int(n)
             for term, n in conn.execute(
-                select(story_term_stats.c.term, story_term_stats.c.sentences).where(
-                    story_term_stats.c.term.in_(chunk)
-                )
-            ):
-                found[term] = int(n)
+                self._story_sql["stats"], {"terms": json.dumps(wanted, ensure_ascii=False)}
+            )
+        }
         total = found.pop(_TOTAL, 0)
         return found, total
+
+    @property
+    def _story_sql(self) -> dict[str, TextClause]:
+        return _STORY_SQL[self.engine.dialect.name]
 
     def story_of(self, article_id: int) -> int | None:
         with self._dedup_read(None) as c:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, inspect, select, text
 
-from bot.store._dedup import DEDUP_TABLES
+from bot.store._dedup import DEDUP_TABLES, stories, story_terms
 from bot.store._engine import WRITE_OPTION
 from bot.store._tables import articles, metadata, schema_migrations
 
@@ -28,11 +28,37 @@ def _near_duplicates_and_stories(conn: Connection) -> None:
         next(i for i in articles.indexes if i.name == "ix_articles_story_id").create(conn)
 
 
+def _story_index(conn: Connection) -> None:
+    """`story_terms`: every story's vector as indexed rows, filled from `stories.vector`."""
+    story_terms.create(conn, checkfirst=True)
+    rows = conn.execute(select(stories.c.id, stories.c.last_seen, stories.c.vector)).all()
+    batch: list[dict[str, object]] = []
+    for row in rows:
+        vector = row.vector or {}
+        for kind, part in ((0, vector.get("terms", {})), (1, vector.get("lede", {}))):
+            batch += [
+                {
+                    "kind": kind,
+                    "term": term,
+                    "last_seen": row.last_seen,
+                    "story_id": row.id,
+                    "weight": float(weight),
+                }
+                for term, weight in part.items()
+            ]
+        if len(batch) >= 5000:
+            conn.execute(story_terms.insert(), batch)
+            batch = []
+    if batch:
+        conn.execute(story_terms.insert(), batch)
+
+
 # Append only. A fresh database is created from the current tables and every migration is
 # recorded as applied; an existing one gets the ones it lacks, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_initial", _initial),
     ("0002_near_duplicates_and_stories", _near_duplicates_and_stories),
+    ("0003_story_index", _story_index),
 )
 
 _PG_LOCK_KEY = 0x6E657773626F74  # any constant shared by every replica
