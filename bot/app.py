@@ -115,7 +115,9 @@ class Bot:
         metrics: Metrics | None = None,
     ) -> Bot:
         store = Store.open(settings.db_url)
-        http = Http(net or NetSettings(allow=tuple(settings.net_allow)))
+        http = Http(
+            net or NetSettings(allow=tuple(settings.net_allow), transport=settings.net_transport)
+        )
         extractor = Extractor(settings.workers)
         built = (
             dict(targets)

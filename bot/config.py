@@ -47,6 +47,7 @@ from ruamel.yaml.events import (
 )
 
 from bot.errors import ConfigError
+from bot.net import TRANSPORTS
 
 __all__ = [
     "AppriseTargetConfig",
@@ -151,6 +152,7 @@ class Settings:
     log_level: str = "INFO"
     log_format: LogFormat = "auto"
     net_allow: tuple[str, ...] = ()
+    net_transport: str = "aiohttp"  # what carries HTTP requests: "aiohttp" or "httpx"
     http_host: str = "0.0.0.0"  # noqa: S104 - the status endpoint listens in a container
     http_port: int = 8080  # 0 disables the status endpoint
     backfill: timedelta = timedelta(hours=24)
@@ -186,6 +188,7 @@ class Settings:
         parse("BOT_LOG_LEVEL", "log_level", _log_level)
         parse("BOT_LOG_FORMAT", "log_format", _log_format)
         parse("BOT_NET_ALLOW", "net_allow", _net_allow)
+        parse("BOT_NET_TRANSPORT", "net_transport", _net_transport)
         parse("BOT_HTTP_HOST", "http_host", _http_host)
         parse("BOT_HTTP_PORT", "http_port", lambda s: _int_in(s, 0, 65535))
         parse("BOT_BACKFILL", "backfill", parse_duration)
@@ -220,6 +223,13 @@ def _log_format(value: str) -> LogFormat:
     if fmt in ("auto", "json", "text"):
         return cast(LogFormat, fmt)
     raise ValueError(f"{value!r} is not one of auto, json, text")
+
+
+def _net_transport(value: str) -> str:
+    transport = value.lower()
+    if transport not in TRANSPORTS:
+        raise ValueError(f"{value!r} is not one of {', '.join(TRANSPORTS)}")
+    return transport
 
 
 def _net_allow(value: str) -> tuple[str, ...]:

@@ -553,6 +553,7 @@ def test_settings_defaults() -> None:
     assert s.db_url == "sqlite:///state/bot.db"
     assert (s.rules_dir, s.state_dir) == (Path("rules"), Path("state"))
     assert (s.log_level, s.log_format, s.net_allow) == ("INFO", "auto", ())
+    assert s.net_transport == "aiohttp"
     assert (s.http_host, s.http_port, s.workers) == ("0.0.0.0", 8080, 2)
     assert (s.backfill, s.delivery_interval) == (timedelta(hours=24), timedelta(seconds=5))
     assert s.replica_id
@@ -567,6 +568,7 @@ def test_settings_from_the_environment() -> None:
             "BOT_LOG_LEVEL": "debug",
             "BOT_LOG_FORMAT": "json",
             "BOT_NET_ALLOW": "127.0.0.1, 10.0.0.0/8 ,Feeds.Internal ,",
+            "BOT_NET_TRANSPORT": "HTTPX",
             "BOT_HTTP_HOST": "127.0.0.1",
             "BOT_HTTP_PORT": "0",
             "BOT_BACKFILL": "2d",
@@ -578,6 +580,7 @@ def test_settings_from_the_environment() -> None:
     assert s.rules_dir == Path("/etc/bot/rules")
     assert (s.log_level, s.log_format) == ("DEBUG", "json")
     assert s.net_allow == ("127.0.0.1", "10.0.0.0/8", "feeds.internal")
+    assert s.net_transport == "httpx"
     assert (s.http_host, s.http_port, s.workers, s.replica_id) == ("127.0.0.1", 0, 4, "replica-a")
     assert (s.backfill, s.delivery_interval) == (timedelta(days=2), timedelta(minutes=1))
 
@@ -590,6 +593,7 @@ def test_every_bad_setting_is_named() -> None:
                 "BOT_LOG_LEVEL": "chatty",
                 "BOT_LOG_FORMAT": "xml",
                 "BOT_NET_ALLOW": "10.0.0.0/33",
+                "BOT_NET_TRANSPORT": "curl",
                 "BOT_HTTP_PORT": "80000",
                 "BOT_BACKFILL": "yesterday",
                 "BOT_DELIVERY_INTERVAL": "0s",
@@ -602,6 +606,7 @@ def test_every_bad_setting_is_named() -> None:
         "BOT_LOG_LEVEL",
         "BOT_LOG_FORMAT",
         "BOT_NET_ALLOW",
+        "BOT_NET_TRANSPORT",
         "BOT_HTTP_PORT",
         "BOT_BACKFILL",
         "BOT_DELIVERY_INTERVAL",

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.errors import PermanentError, TransientError
 from bot.net import (
+    TRANSPORTS,
     BlockedURL,
     BodyTooLarge,
     FetchError,
@@ -172,8 +173,9 @@ class FakeDNS:
 SMALL = NetSettings(connect_timeout=1.0, read_timeout=5.0, total_timeout=1.5, max_body_bytes=1 * MB)
 
 
-@pytest.fixture
-async def make_http() -> AsyncIterator[Callable[..., Http]]:
+@pytest.fixture(params=TRANSPORTS)
+async def make_http(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Http]]:
+    """Every test that builds its client here runs once per transport: both must behave alike."""
     made: list[Http] = []
 
     def make(
@@ -182,7 +184,7 @@ async def make_http() -> AsyncIterator[Callable[..., Http]]:
         ssl_context: ssl.SSLContext | None = None,
         **settings: Any,
     ) -> Http:
-        base = {f: getattr(SMALL, f) for f in SMALL.__slots__}
+        base = {f: getattr(SMALL, f) for f in SMALL.__slots__} | {"transport": request.param}
         http = Http(
             NetSettings(**{**base, **settings}),
             resolver=resolver or FakeDNS({}),
