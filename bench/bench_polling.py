@@ -6,7 +6,8 @@ they fall due together, at most 4 requests per host (the bot's `per_host_limit`)
 
 - the bot: `Pipeline.poll(feed, force=True)` on every feed, SQLite store, as `bot run --once`
   does (lease claimed, conditional GET, parse, known-URL check, poll recorded); with its
-  default httpx transport, and with the `httpx-aiohttp` transport handed to its `Http`;
+  default transport (aiohttp under httpx's API) and with `BOT_NET_TRANSPORT=httpx` (httpx's own
+  connection pool);
 - a bare aiohttp loop with conditional headers: the practical limit of the harness;
 - bare httpx loops: the default `AsyncClient`, one client per host, the `httpx-aiohttp`
   transport (DESIGN.md: "httpx, measured");
@@ -65,7 +66,7 @@ from bench.results import write_section  # noqa: E402
 
 ALL_CLIENTS = (
     "bot",
-    "bot-aiohttp",
+    "bot-httpx",
     "store-only",
     "aiohttp",
     "httpx",
@@ -75,8 +76,8 @@ ALL_CLIENTS = (
     "rss2email",
 )
 LABELS = {
-    "bot": "bot pipeline (Pipeline.poll, httpx default transport)",
-    "bot-aiohttp": "bot pipeline, Http(transport=httpx-aiohttp)",
+    "bot": "bot pipeline (Pipeline.poll, default aiohttp transport)",
+    "bot-httpx": "bot pipeline, BOT_NET_TRANSPORT=httpx (httpx's own pool)",
     "store-only": "bot's store alone: claim_feed + record_poll, no network",
     "aiohttp": "bare aiohttp loop (the harness's limit)",
     "httpx": "bare httpx, default AsyncClient",
@@ -126,7 +127,7 @@ class BotClient(Client):
     async def start(self, urls: list[str]) -> None:
         from bot.app import Bot
         from bot.config import Settings, load_config
-        from bot.net import Http, NetSettings
+        from bot.net import NetSettings
 
         self.urls = urls
         feeds = [(f"f{i}", u) for i, u in enumerate(urls)]
@@ -136,16 +137,10 @@ class BotClient(Client):
             "BOT_REPLICA_ID": f"bench-{self.name}",
             "BOT_WORKERS": "1",
         }
-        net = NetSettings(allow=("127.0.0.0/8",))
+        net = NetSettings(allow=("127.0.0.0/8",), transport=self.transport)
         self.bot = await asyncio.to_thread(
             Bot.build, Settings.from_env(env), load_config(rules, env), net=net
         )
-        self.extra_http: Any = None
-        if self.transport == "aiohttp":
-            from httpx_aiohttp import AiohttpTransport
-
-            self.extra_http = Http(net, transport=AiohttpTransport())
-            self.bot.pipeline.http = self.extra_http
         self.spec = {spec.url: spec for spec in self.bot.feeds}
 
     async def warm(self, urls: list[str]) -> PassResult:
@@ -178,8 +173,6 @@ class BotClient(Client):
         return PassResult(seconds, len(urls), statuses)
 
     async def close(self) -> None:
-        if self.extra_http is not None:
-            await self.extra_http.aclose()
         await self.bot.aclose()
 
 
@@ -188,7 +181,7 @@ class StoreOnlyClient(BotClient):
     the ceiling the SQLite store puts on the pipeline."""
 
     def __init__(self, tmp: Path) -> None:
-        super().__init__("store-only", tmp, "default")
+        super().__init__("store-only", tmp, "aiohttp")
 
     async def warm(self, urls: list[str]) -> PassResult:
         return await self.poll(urls)
@@ -367,9 +360,9 @@ def make_clients(names: list[str], tmp: Path) -> list[Client]:
     clients: list[Client] = []
     for name in names:
         if name == "bot":
-            clients.append(BotClient(name, tmp, "default"))
-        elif name == "bot-aiohttp":
             clients.append(BotClient(name, tmp, "aiohttp"))
+        elif name == "bot-httpx":
+            clients.append(BotClient(name, tmp, "httpx"))
         elif name == "store-only":
             clients.append(StoreOnlyClient(tmp))
         elif name == "aiohttp":
@@ -394,9 +387,6 @@ def unavailable(names: list[str]) -> dict[str, str]:
     missing = {}
     if "rss2email" in names and importlib.util.find_spec("rss2email") is None:
         missing["rss2email"] = "not installed (pip install -r bench/requirements.txt)"
-    for name in ("bot-aiohttp", "httpx-aiohttp"):
-        if name in names and importlib.util.find_spec("httpx_aiohttp") is None:
-            missing[name] = "httpx-aiohttp not installed (pip install -r bench/requirements.txt)"
     return missing
 
 
@@ -594,28 +584,15 @@ def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> l
                     "",
                 )
             )
-    bota = results.get("bot-aiohttp", {})
-    if bota and aio and "304-delay" in bota and "304-delay" in aio:
-        ratio = bota["304-delay"].rate / aio["304-delay"].rate
+    botx = results.get("bot-httpx", {})
+    if botx and bot and "304" in botx:
         summaries.append(
             Summary(
                 "polling",
-                f"bot + httpx-aiohttp, 304 pass, {args.delay:g} s per response",
-                f"{bota['304-delay'].rate:,.0f} feeds/s",
-                f"aiohttp {aio['304-delay'].rate:,.0f}/s",
-                f"{ratio:.2f}",
-                "(≥ 0.5)",
-                verdict(ratio >= 0.5),
-            )
-        )
-    if bota and bot and "304" in bota:
-        summaries.append(
-            Summary(
-                "polling",
-                "bot with httpx-aiohttp transport, 304",
-                f"{bota['304'].rate:,.0f} feeds/s",
+                "bot with BOT_NET_TRANSPORT=httpx, 304",
+                f"{botx['304'].rate:,.0f} feeds/s",
                 f"bot default {bot['304'].rate:,.0f}/s",
-                f"{bota['304'].rate / bot['304'].rate:.2f}",
+                f"{botx['304'].rate / bot['304'].rate:.2f}",
                 "",
                 "",
             )
