@@ -177,8 +177,9 @@ class BotClient(Client):
 
 
 class StoreOnlyClient(BotClient):
-    """The bot's store work of a 304 poll alone (lease claimed, poll recorded), no network:
-    the ceiling the SQLite store puts on the pipeline."""
+    """The bot's store work of a 304 poll alone (lease claimed, poll recorded, both through
+    the store's group commit as the pipeline does), no network: the ceiling the SQLite store
+    puts on the pipeline."""
 
     def __init__(self, tmp: Path) -> None:
         super().__init__("store-only", tmp, "aiohttp")
@@ -187,26 +188,29 @@ class StoreOnlyClient(BotClient):
         return await self.poll(urls)
 
     async def poll(self, urls: list[str]) -> PassResult:
+        from bot.store import PollRecord
+
         store, owner = self.bot.store, self.bot.pipeline.owner
         lease = self.bot.pipeline.lease
 
         async def one(url: str) -> str:
             spec = self.spec[url]
             now = datetime.now(UTC)
-            row = await store.call(store.claim_feed, spec.name, owner, now, lease, force=True)
+            row = await store.claim(spec.name, owner, now, lease, force=True)
             if row is None:
                 return "skipped"
-            await store.call(
-                store.record_poll,
-                row.id,
-                owner=owner,
-                started=now,
-                finished=datetime.now(UTC),
-                status="not_modified",
-                http_status=304,
-                items_new=0,
-                next_poll_at=now + spec.interval,
-                validators=(row.etag, row.last_modified, row.body_hash),
+            await store.record(
+                PollRecord(
+                    row.id,
+                    owner=owner,
+                    started=now,
+                    finished=datetime.now(UTC),
+                    status="not_modified",
+                    http_status=304,
+                    items_new=0,
+                    next_poll_at=now + spec.interval,
+                    validators=(row.etag, row.last_modified, row.body_hash),
+                )
             )
             return "recorded"
 

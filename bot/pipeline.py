@@ -25,7 +25,7 @@ from bot.models import Article, FeedItem, Match
 from bot.net import Http
 from bot.notify import TargetPolicy, route
 from bot.rules import RuleSet
-from bot.store import FeedRow, HealthAlert, NewAlert, Store, new_id
+from bot.store import FeedRow, HealthAlert, NewAlert, PollRecord, Store, new_id
 from bot.summarize import build_payload
 
 log = logging.getLogger("bot.pipeline")
@@ -132,9 +132,7 @@ class Pipeline:
 
     async def poll(self, feed: FeedSpec, *, force: bool = False) -> PollOutcome | None:
         """Poll one feed if it is due and no other replica holds it; None when skipped."""
-        row = await self.store.call(
-            self.store.claim_feed, feed.name, self.owner, self.now(), self.lease, force=force
-        )
+        row = await self.store.claim(feed.name, self.owner, self.now(), self.lease, force=force)
         if row is None:
             return None
         started = self.now()
@@ -149,22 +147,23 @@ class Pipeline:
             stored, alerts, new_items = await self._store_items(feed, row, result)
         except Exception as exc:  # contained: one bad feed never stops the others
             return await self._failed(feed, row, started, exc)
-        await self.store.call(
-            self.store.record_poll,
-            row.id,
-            owner=self.owner,
-            started=started,
-            finished=self.now(),
-            status=result.status,
-            http_status=result.http_status,
-            items_new=new_items,
-            next_poll_at=self.now() + feed.interval,
-            validators=(
-                result.validators.etag,
-                result.validators.last_modified,
-                result.validators.body_hash,
-            ),
-            health=self._health(feed, row.url, None),
+        await self.store.record(
+            PollRecord(
+                row.id,
+                owner=self.owner,
+                started=started,
+                finished=self.now(),
+                status=result.status,
+                http_status=result.http_status,
+                items_new=new_items,
+                next_poll_at=self.now() + feed.interval,
+                validators=(
+                    result.validators.etag,
+                    result.validators.last_modified,
+                    result.validators.body_hash,
+                ),
+                health=self._health(feed, row.url, None),
+            )
         )
         self.metrics.poll(feed.name, result.status)
         outcome = PollOutcome(
@@ -202,18 +201,19 @@ class Pipeline:
             )
         else:
             log.exception("feed.error", extra={"feed": feed.name, "failures": failures})
-        await self.store.call(
-            self.store.record_poll,
-            row.id,
-            owner=self.owner,
-            started=started,
-            finished=self.now(),
-            status="failed",
-            http_status=None,
-            items_new=0,
-            next_poll_at=self.now() + timedelta(seconds=delay),
-            error=error,
-            health=self._health(feed, row.url, error),
+        await self.store.record(
+            PollRecord(
+                row.id,
+                owner=self.owner,
+                started=started,
+                finished=self.now(),
+                status="failed",
+                http_status=None,
+                items_new=0,
+                next_poll_at=self.now() + timedelta(seconds=delay),
+                error=error,
+                health=self._health(feed, row.url, error),
+            )
         )
         self.metrics.poll(feed.name, "failed")
         return PollOutcome(feed.name, "failed", error=error)

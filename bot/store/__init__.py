@@ -4,10 +4,12 @@ from bot.store._dedup import StoryArticle, StoryRow
 from bot.store._engine import make_engine
 from bot.store._migrations import MIGRATIONS, migrate
 from bot.store._store import (
+    Claim,
     FeedRow,
     HealthAlert,
     NewAlert,
     OutboxRow,
+    PollRecord,
     Store,
     StoredArticle,
     new_id,
@@ -15,10 +17,12 @@ from bot.store._store import (
 
 __all__ = [
     "MIGRATIONS",
+    "Claim",
     "FeedRow",
     "HealthAlert",
     "NewAlert",
     "OutboxRow",
+    "PollRecord",
     "Store",
     "StoredArticle",
     "StoryArticle",

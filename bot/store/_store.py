@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -21,6 +21,7 @@ from bot.dedup import Signature, StoryFeatures
 from bot.models import Article, Match, TriggerState
 from bot.store._dedup import DedupQueries
 from bot.store._engine import WRITE_OPTION, make_engine
+from bot.store._group import GroupCall
 from bot.store._maintenance import MaintenanceQueries
 from bot.store._migrations import migrate
 from bot.store._tables import articles, feed_polls, feeds, outbox, trigger_state
@@ -46,6 +47,38 @@ class FeedRow:
     last_error: str | None
     consecutive_failures: int
     next_poll_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A request for a feed's poll lease (see `Store.claim_feed`)."""
+
+    name: str
+    owner: str
+    now: datetime
+    lease: timedelta
+    force: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """The outcome of one poll, to be recorded (see `Store.record_poll`)."""
+
+    feed_id: int
+    owner: str
+    started: datetime
+    finished: datetime
+    status: str
+    http_status: int | None
+    items_new: int
+    next_poll_at: datetime
+    validators: tuple[str | None, str | None, str | None] | None = None
+    error: str | None = None
+    health: HealthAlert | None = None
+
+
+# Polls let into one transaction by the group commit of leases and poll records.
+GROUP_LIMIT = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +154,12 @@ class Store(MaintenanceQueries, DedupQueries):
         self.engine = engine
         workers = 1 if engine.dialect.name == "sqlite" else 4
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="store")
+        self._claims: GroupCall[Claim, FeedRow | None] = GroupCall(
+            lambda batch: self.call(self.claim_feeds, batch), GROUP_LIMIT
+        )
+        self._records: GroupCall[PollRecord, None] = GroupCall(
+            lambda batch: self.call(self.record_polls, batch), GROUP_LIMIT
+        )
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -215,24 +254,61 @@ class Store(MaintenanceQueries, DedupQueries):
         self, name: str, owner: str, now: datetime, lease: timedelta, *, force: bool = False
     ) -> FeedRow | None:
         """Take the poll lease of a due feed; None when not due or another replica holds it."""
-        cond = and_(
-            feeds.c.name == name,
-            or_(
-                feeds.c.lease_until.is_(None),
-                feeds.c.lease_until < now,
-                feeds.c.lease_owner == owner,
-            ),
-        )
-        if not force:
-            cond = and_(cond, or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
         with self._write() as conn:
-            row = conn.execute(
+            return self._claim(conn, [Claim(name, owner, now, lease, force)])[0]
+
+    async def claim(
+        self, name: str, owner: str, now: datetime, lease: timedelta, *, force: bool = False
+    ) -> FeedRow | None:
+        """`claim_feed` from the event loop, in one transaction with the claims made meanwhile."""
+        return await self._claims(Claim(name, owner, now, lease, force))
+
+    def claim_feeds(self, claims: Sequence[Claim]) -> list[FeedRow | BaseException | None]:
+        """Every claim in one transaction; if that fails, each on its own, so that a bad
+        one fails alone."""
+        try:
+            with self._write() as conn:
+                return list(self._claim(conn, claims))
+        except Exception:
+            if len(claims) == 1:
+                raise
+        outcomes: list[FeedRow | BaseException | None] = []
+        for c in claims:
+            try:
+                outcomes.append(self.claim_feed(c.name, c.owner, c.now, c.lease, force=c.force))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _claim(self, conn: Connection, claims: Sequence[Claim]) -> list[FeedRow | None]:
+        # One UPDATE per kind of claim: the clock is the latest of them (the moment the batch
+        # is written); a lease is never taken earlier than it was asked for.
+        kinds: dict[tuple[str, timedelta, bool], list[int]] = {}
+        for i, c in enumerate(claims):
+            kinds.setdefault((c.owner, c.lease, c.force), []).append(i)
+        found: list[FeedRow | None] = [None] * len(claims)
+        for (owner, lease, force), indexes in kinds.items():
+            now = max(claims[i].now for i in indexes)
+            cond = and_(
+                feeds.c.name.in_(sorted({claims[i].name for i in indexes})),
+                or_(
+                    feeds.c.lease_until.is_(None),
+                    feeds.c.lease_until < now,
+                    feeds.c.lease_owner == owner,
+                ),
+            )
+            if not force:
+                cond = and_(cond, or_(feeds.c.next_poll_at.is_(None), feeds.c.next_poll_at <= now))
+            rows = conn.execute(
                 update(feeds)
                 .where(cond)
                 .values(lease_owner=owner, lease_until=now + lease)
                 .returning(*_FEED_COLUMNS)
-            ).first()
-        return FeedRow(**row._mapping) if row else None
+            ).all()
+            by_name = {r.name: FeedRow(**r._mapping) for r in rows}
+            for i in indexes:
+                found[i] = by_name.get(claims[i].name)
+        return found
 
     def release_feeds(self, owner: str) -> None:
         self.release_leases([owner])
@@ -286,29 +362,80 @@ class Store(MaintenanceQueries, DedupQueries):
         `health`, given the failures in a row before and after this poll, may return an alert
         about the feed itself (payload, targets): it is queued in the same transaction.
         """
-        values: dict[str, Any] = {
-            "last_polled_at": finished,
-            "last_status": status,
-            "next_poll_at": next_poll_at,
-            "lease_owner": None,
-            "lease_until": None,
-        }
-        if error is None:
-            values.update(last_error=None, consecutive_failures=0, baseline_done=True)
-            if validators is not None:
-                values.update(
-                    etag=validators[0], last_modified=validators[1], body_hash=validators[2]
-                )
-        else:
-            values.update(last_error=error, consecutive_failures=feeds.c.consecutive_failures + 1)
+        record = PollRecord(
+            feed_id,
+            owner,
+            started,
+            finished,
+            status,
+            http_status,
+            items_new,
+            next_poll_at,
+            validators,
+            error,
+            health,
+        )
         with self._write() as conn:
-            query = select(feeds.c.consecutive_failures).where(feeds.c.id == feed_id)
-            if self.dialect == "postgresql":
-                query = query.with_for_update()
-            before = int(conn.scalar(query) or 0)
-            conn.execute(update(feeds).where(feeds.c.id == feed_id).values(**values))
-            after = 0 if error is None else before + 1
-            alert = health(before, after) if health is not None else None
+            self._record(conn, [record])
+
+    async def record(self, record: PollRecord) -> None:
+        """`record_poll` from the event loop, in one transaction with the records made
+        meanwhile."""
+        await self._records(record)
+
+    def record_polls(self, records: Sequence[PollRecord]) -> list[BaseException | None]:
+        """Every record in one transaction; if that fails, each on its own, so that a bad
+        one fails alone."""
+        try:
+            with self._write() as conn:
+                self._record(conn, records)
+            return [None] * len(records)
+        except Exception:
+            if len(records) == 1:
+                raise
+        outcomes: list[BaseException | None] = []
+        for record in records:
+            try:
+                with self._write() as conn:
+                    self._record(conn, [record])
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _record(self, conn: Connection, records: Sequence[PollRecord]) -> None:
+        query = (
+            select(feeds.c.id, feeds.c.consecutive_failures)
+            .where(feeds.c.id.in_(sorted({r.feed_id for r in records})))
+            .order_by(feeds.c.id)  # rows locked in one order by every replica
+        )
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        failures = {int(r.id): int(r.consecutive_failures or 0) for r in conn.execute(query)}
+        # Rows of one shape are written by one executemany.
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for record in records:
+            before = failures.get(record.feed_id, 0)
+            after = 0 if record.error is None else before + 1
+            failures[record.feed_id] = after
+            values: dict[str, Any] = {
+                "last_polled_at": record.finished,
+                "last_status": record.status,
+                "next_poll_at": record.next_poll_at,
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": record.error,
+                "consecutive_failures": after,
+            }
+            if record.error is None:
+                values["baseline_done"] = True
+                if record.validators is not None:
+                    etag, modified, body_hash = record.validators
+                    values.update(etag=etag, last_modified=modified, body_hash=body_hash)
+            shapes.setdefault(tuple(values), []).append(
+                {"b_id": record.feed_id, **{f"b_{k}": v for k, v in values.items()}}
+            )
+            alert = record.health(before, after) if record.health is not None else None
             if alert is not None:
                 payload, targets = alert
                 for target in targets:
@@ -321,22 +448,33 @@ class Store(MaintenanceQueries, DedupQueries):
                             payload=payload,
                             state="pending",
                             attempts=0,
-                            next_attempt_at=finished,
-                            created_at=finished,
+                            next_attempt_at=record.finished,
+                            created_at=record.finished,
                         )
                     )
+        for columns, params in shapes.items():
             conn.execute(
-                insert(feed_polls).values(
-                    feed_id=feed_id,
-                    replica=owner,
-                    started_at=started,
-                    finished_at=finished,
-                    status=status,
-                    http_status=http_status,
-                    items_new=items_new,
-                    error=error,
-                )
+                update(feeds)
+                .where(feeds.c.id == bindparam("b_id"))
+                .values({c: bindparam(f"b_{c}") for c in columns}),
+                params,
             )
+        conn.execute(
+            insert(feed_polls),
+            [
+                {
+                    "feed_id": r.feed_id,
+                    "replica": r.owner,
+                    "started_at": r.started,
+                    "finished_at": r.finished,
+                    "status": r.status,
+                    "http_status": r.http_status,
+                    "items_new": r.items_new,
+                    "error": r.error,
+                }
+                for r in records
+            ],
+        )
 
     def poll_history(self, feed_name: str | None = None) -> list[dict[str, Any]]:
         stmt = select(feed_polls, feeds.c.name).join(feeds, feeds.c.id == feed_polls.c.feed_id)
