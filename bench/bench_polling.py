@@ -588,6 +588,19 @@ def report(args: argparse.Namespace, results: dict[str, Any], command: str) -> l
                     "",
                 )
             )
+    if "304-delay" in bot and "304-delay" in r2e:
+        ratio = bot["304-delay"].rate / r2e["304-delay"].rate
+        summaries.append(
+            Summary(
+                "polling",
+                f"bot 304 pass, {args.delay:g} s per response",
+                f"{bot['304-delay'].rate:,.0f} feeds/s",
+                f"rss2email {r2e['304-delay'].rate:,.1f}/s",
+                f"{ratio:.0f}",
+                "(≥ 10)",
+                verdict(ratio >= 10),
+            )
+        )
     botx = results.get("bot-httpx", {})
     if botx and bot and "304" in botx:
         summaries.append(
@@ -636,30 +649,45 @@ def what_bounds(results: dict[str, Any], feeds: int) -> str:
         if "httpx" in results
         else ""
     )
-    return f"""\\
+
+    def times(a: str, b: str, p: str = "304") -> str:
+        ra, rb = results.get(a, {}), results.get(b, {})
+        if p in ra and p in rb and rb[p].rate:
+            return f"{ra[p].rate / rb[p].rate:.1f}"
+        return "?"
+
+    return f"""\
 **What bounds it.**
-*httpx's own pool* cannot take many requests at once: on every request that enters or leaves
-it, `httpcore.AsyncConnectionPool._assign_requests_to_connections` walks every queued request
-and, for each, every connection (O(queued × connections), plus an O(connections²) idle count).
-Polling thousands of feeds at once, ≤ 4 per host over many hosts, puts about a thousand
-requests in a pool of 100 connections. {httpx_default}Before commit 7a0599e the bot let them all
-in and collapsed: 43 feeds/s on 2,000 feeds with every poll failing on the 10 s pool timeout
-(`make bench`, 2026-11-22 02:21 UTC). With at most 100 requests let into the pool
-(`NetSettings.max_in_flight` in the bot now; a semaphore in the bare row) the bot does
-{r("bot")} feeds/s ({failed("bot")} failures) and the bare client {r("httpx-capped")}; one client
-per host: {r("httpx-per-host")}; the `httpx-aiohttp` transport: {r("httpx-aiohttp")}.
-*The bot* ({r("bot")} feeds/s through httpx's capped pool, {r("bot-aiohttp")} through
-httpx-aiohttp) is then bound by its store and its own per-request work:
-each poll is two SQLite write transactions (`claim_feed`, then `record_poll` with a
-`SELECT … consecutive_failures`, an `UPDATE` and an `INSERT INTO feed_polls`) on the store's
-single thread; the store alone, no network, does {r("store-only")} polls/s in this run. A py-spy
-profile of that pass (`--profile`) puts about half of the samples in the store thread
-(SQLAlchemy `execute`/`commit`, `BEGIN IMMEDIATE`), a quarter in `Http.get` (httpx's layers; the
-SSRF guard's `ipaddress` parsing alone about 4%).
-*Changed documents* are bound by feedparser for every client (a quarter of the bot's samples;
-the bare aiohttp loop parses {r("aiohttp", "changed")} documents/s on one core).
-*rss2email* polls one feed after another with urllib, a new connection and a new thread per
-feed; with a delay per response it does 1 / (delay + its own time) feeds/s.
+*The bot's 304 pass* ({r("bot")} feeds/s) runs in one interpreter: the event loop does each
+poll's HTTP exchange (the bot's `Http`: SSRF guard, per-host slots, deadline; httpx's `Request`
+and `Headers` objects, which the httpx-aiohttp transport turns into aiohttp's and back) and the
+pipeline's own steps (`poll_feed`, metrics, the log line), while the store's thread writes the
+leases and the poll records. Those two are group-committed (bot/store/_group.py): polls that
+queue behind the store thread go into one transaction, one `UPDATE … RETURNING` for the claims
+and one `executemany` for the records, so the store alone, no network, does {r("store-only")}
+polls/s in this run (about 1,000 when each poll was two transactions of its own, 2026-12-04).
+What is left is the per-request work in Python and the interpreter lock that the store thread
+and the event loop take turns on. A py-spy profile of the pass (`--profile`, 2026-12-04) has
+about 45% of the samples in `Pipeline.poll` on the event loop (`Http.get` 28%: URL parsing,
+now cached per feed URL, and httpx's header objects the largest parts), 20% in the store thread.
+*httpx's own pool* (`BOT_NET_TRANSPORT=httpx`: {r("bot-httpx")} feeds/s) cannot take many
+requests at once: on every request that enters or leaves it,
+`httpcore.AsyncConnectionPool._assign_requests_to_connections` walks every queued request and,
+for each, every connection (O(queued × connections)). Polling thousands of feeds at once, ≤ 4
+per host over many hosts, puts about a thousand requests in a pool of 100 connections.
+{httpx_default}With at most 100 requests let in (`NetSettings.max_in_flight`) the bare client
+does {r("httpx-capped")} feeds/s; one client per host: {r("httpx-per-host")}; the
+`httpx-aiohttp` transport: {r("httpx-aiohttp")}; this is why the bot's default transport is
+aiohttp under httpx's API.
+*rss2email* polls one feed after another with urllib. On loopback with no delay a sequential
+poller is at its best: here the bare aiohttp loop itself, the harness's limit, is only
+{times("aiohttp", "rss2email")} × rss2email, so "≥ 10 × rss2email" cannot be met by any client
+on this pass; with {r("rss2email", "304-delay")} feeds/s at a delay per response (1 / (delay +
+its own time)) the delay rows show the gap a real network opens: the bot is
+{times("bot", "rss2email", "304-delay")} × rss2email there.
+*Changed documents* are bound by feedparser for every client (the bare aiohttp loop parses
+{r("aiohttp", "changed")} documents/s on one core; the bot also checks every item's URL
+against the store).
 *The bare aiohttp loop* is the harness: client and feed farm share the machine's 2 cores."""
 
 

@@ -13,14 +13,13 @@ due each `--interval` (1 s: more than they can do, so the figure is their capaci
 seconds. The replicas are stopped with SIGTERM between runs; the database is dropped at the end.
 
     .venv/bin/python bench/bench_replicas.py [--feeds 2000] [--window 15]
-        [--transports default,aiohttp] [--keep-logs DIR]
+        [--transports default,httpx] [--keep-logs DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import itertools
 import logging
 import os
@@ -227,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--interval", default="1s", help="every feed's interval: above capacity")
     ap.add_argument("--settle", type=float, default=10.0, help="seconds before counting")
     ap.add_argument("--window", type=float, default=15.0, help="seconds counted")
-    ap.add_argument("--transports", default="default,aiohttp")
+    ap.add_argument("--transports", default="default,httpx")
     ap.add_argument("--profile", action="store_true", help="py-spy replica r1 while counted")
     ap.add_argument("--keep-logs", help="copy the replicas' logs to this folder")
     ap.add_argument("--summary", help="write summary rows (JSON) here, for bench/run_all.py")
@@ -237,9 +236,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("bot").setLevel(logging.ERROR)
     command = command_line("bench/bench_replicas.py", argv)
     transports = [t for t in args.transports.split(",") if t]
-    if "aiohttp" in transports and importlib.util.find_spec("httpx_aiohttp") is None:
-        print("skipping the httpx-aiohttp transport: pip install -r bench/requirements.txt")
-        transports.remove("aiohttp")
     results = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-replicas-") as tmpdir,
@@ -300,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
         for r, rate in ((one, rate1), (two, rate2)):
             rows.append(
                 [
-                    "httpx default" if transport == "default" else "httpx-aiohttp",
+                    "default (aiohttp)" if transport == "default" else transport,
                     r["replicas"],
                     f"{rate:,.0f}",
                     r["failed"],
@@ -327,8 +323,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{args.feeds} feeds on {args.hosts} loopback hosts, every feed due each "
             f"{args.interval} (more than the replicas can poll), PostgreSQL; completed polls "
             f"counted from `feed_polls` over {args.window:g} s after {args.settle:g} s of "
-            "warm-up. `bot run` processes; the httpx-aiohttp rows hand that transport to the "
-            "bot's own `Http`.",
+            "warm-up. `bot run` processes; the `httpx` rows run them with "
+            "`BOT_NET_TRANSPORT=httpx` (httpx's own connection pool).",
             "",
             table(
                 [

@@ -33,17 +33,17 @@ QUICK: dict[str, list[str]] = {
         "--feeds",
         "2000",
         "--clients",
-        "bot,bot-aiohttp,store-only,aiohttp,httpx,httpx-capped,httpx-per-host,httpx-aiohttp,"
+        "bot,bot-httpx,store-only,aiohttp,httpx,httpx-capped,httpx-per-host,httpx-aiohttp,"
         "rss2email",
         "--delay-clients",
-        "bot,bot-aiohttp,aiohttp,httpx-capped,httpx-aiohttp,rss2email",
+        "bot,bot-httpx,aiohttp,httpx-capped,httpx-aiohttp,rss2email",
     ],
     "replicas": [
         "bench/bench_replicas.py",
         "--feeds",
         "2000",
         "--transports",
-        "default,aiohttp",
+        "default,httpx",
         "--settle",
         "6",
         "--window",

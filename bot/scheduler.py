@@ -139,14 +139,23 @@ class BotScheduler:
         last, so interrupted work is simply done again at the next start.
         """
         self._stopping = True
+        # Paused first, shut down last: APScheduler's asyncio executor cancels every running
+        # job when it shuts down, which would cut the grace period to nothing.
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.pause()
         pending = set(self._inflight)
         pending.update(self.deliverer.in_flight())
+        still: set[asyncio.Task[Any]] = set()
         if pending:
             _done, still = await asyncio.wait(pending, timeout=grace)
             for task in still:
                 task.cancel()
             if still:
                 await asyncio.wait(still, timeout=5)
-        log.info("scheduler.stopped", extra={"cancelled": len(pending)})
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # it takes effect on the event loop's next turn
+        log.info(
+            "scheduler.stopped",
+            extra={"finished": len(pending) - len(still), "cancelled": len(still)},
+        )
