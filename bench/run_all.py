@@ -12,6 +12,7 @@ kept as the "Summary" section of RESULTS.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
@@ -64,7 +65,9 @@ FULL: dict[str, list[str]] = {
     "polling": ["bench/bench_polling.py", "--feeds", "5000"],
     "replicas": ["bench/bench_replicas.py", "--feeds", "2000", "--window", "20"],
     "soak": ["bench/bench_soak.py", "--minutes", "30"],
-    "near-duplicates": ["bench/bench_near_duplicates.py", "--articles", "100000"],
+    "near-duplicates": ["bench/bench_near_duplicates.py", "--articles", "10000"],
+    "near-duplicates-100k": ["bench/bench_near_duplicates.py", "--articles", "100000"],
+    "near-duplicates-1m": ["bench/bench_near_duplicates.py", "--articles", "1000000"],
 }
 WRITES_SUMMARY = {"rules", "pipeline", "polling", "replicas", "soak"}
 
@@ -73,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     ap.add_argument("--full", action="store_true", help="the issues' sizes (over an hour)")
     ap.add_argument("--only", help="comma-separated: " + ",".join(QUICK))
+    ap.add_argument(
+        "--earlier",
+        action="append",
+        default=[],
+        metavar="SUMMARY.json",
+        help="rows a benchmark run on its own wrote (--summary): listed in the table too, "
+        "marked as an earlier run (e.g. a 30-minute soak run while nothing else ran)",
+    )
     args = ap.parse_args(argv)
     plan = FULL if args.full else QUICK
     names = [n for n in (args.only.split(",") if args.only else plan) if n]
@@ -104,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(
                     Summary(name, "see its section of bench/RESULTS.md", "", "", "", "", "")
                 )
+    for path in args.earlier:
+        rows += [
+            dataclasses.replace(row, figure=row.figure + " (run on its own, before this run)")
+            for row in (Summary(**r) for r in json.loads(Path(path).read_text()))
+        ]
     total = time.perf_counter() - started
     text = "\n".join(
         [

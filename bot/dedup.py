@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -749,6 +750,7 @@ class StoryFeatures:
         )
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a language's words recur: most calls are repeats
 def _stem(word: str) -> str:
     """Crude plural and tense folding, so that 'talks' meets 'talk' and 'agencies' 'agency'."""
     if len(word) < 5:
@@ -779,7 +781,7 @@ def _sentence_terms(sentence: str) -> list[str]:
 
     end = 0
     for match in _TOKEN.finditer(sentence):
-        if sentence[end : match.start()].strip():
+        if run and sentence[end : match.start()].strip():
             close_run()  # punctuation between two capitalized words ends a name
         end = match.end()
         token = match.group()
@@ -787,17 +789,20 @@ def _sentence_terms(sentence: str) -> list[str]:
         if word.endswith("'s"):
             word = word[:-2]
         if word in _STOPWORDS:
-            close_run()
+            if run:
+                close_run()
             continue
         # An alphabetic word has no digit: the common case skips the scan.
         has_digit = not word.isalpha() and any(c.isdigit() for c in word)
         if (len(word) < 3 and not has_digit) or (word.isdigit() and len(word) < 3):
-            close_run()
+            if run:
+                close_run()
             continue
         if token[0].isupper():
             run.append(word)
             continue
-        close_run()
+        if run:
+            close_run()
         out.append(word if has_digit else _stem(word))
     close_run()
     return out
