@@ -62,7 +62,13 @@ QUICK: dict[str, list[str]] = {
 FULL: dict[str, list[str]] = {
     "rules": ["bench/bench_rules.py"],
     "pipeline": ["bench/bench_pipeline.py", "--rounds", "3"],
-    "polling": ["bench/bench_polling.py", "--feeds", "5000"],
+    "polling": [
+        "bench/bench_polling.py",
+        "--feeds",
+        "5000",
+        "--delay-clients",
+        "bot,bot-httpx,aiohttp,httpx-capped,httpx-aiohttp,rss2email",
+    ],
     "replicas": ["bench/bench_replicas.py", "--feeds", "2000", "--window", "20"],
     "soak": ["bench/bench_soak.py", "--minutes", "30"],
     "near-duplicates": ["bench/bench_near_duplicates.py", "--articles", "10000"],

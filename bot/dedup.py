@@ -750,7 +750,7 @@ class StoryFeatures:
         )
 
 
-@functools.lru_cache(maxsize=1 << 16)  # a language's words recur: most calls are repeats
+@functools.lru_cache(maxsize=1 << 14)  # bounded; the common words are most of the calls
 def _stem(word: str) -> str:
     """Crude plural and tense folding, so that 'talks' meets 'talk' and 'agencies' 'agency'."""
     if len(word) < 5:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import functools
 import importlib
 import ipaddress
 import re
@@ -467,7 +466,7 @@ class Http:
 
     def _parse(self, url: str, *, redact_path: bool) -> httpx.URL:
         try:
-            parsed = _parse_url(url)
+            parsed = httpx.URL(url)
         except httpx.InvalidURL as exc:
             raise BlockedURL(f"invalid URL: {exc}") from None
         self._check_scheme(parsed, redact_path=redact_path)
@@ -699,13 +698,6 @@ def _make_transport(
         )
 
     return AiohttpTransport(client=session, trust_env=False)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_url(url: str) -> httpx.URL:
-    """httpx's parse of a URL string, kept for the next poll of the same feed: parsing is a
-    tenth of a conditional GET's cost in the bot's process (httpx.URL is immutable)."""
-    return httpx.URL(url)
 
 
 def _failure(exc: httpx.TransportError, shown: str) -> FetchError | FetchTimeout:
