@@ -440,15 +440,15 @@ pages to the workers, the store, matching) is taken from extraction, and the bou
 it. The worker call does more than the bound's `trafilatura.extract`: `fast=True` (no fallback
 extractors) makes the extraction itself cheaper, but the bot also reads the page's metadata
 (title, site name, declared author), its language, the MinHash signature of the text and its
-story features (about 1.7 ms for a real page, 2 ms for a seeds page). In the bot's process the
+story features (together about 2 ms a page, real or seeds). In the bot's process the
 store is the largest part: a py-spy profile of the aeb run (`--profile`, 2026-12-04) has about
 60% of the process's samples in the store thread, 38% in `DedupQueries.assign_story` alone
 (story clustering: the article's terms counted into the corpus statistics, the candidate
 stories found through the `story_terms` index, and a new story's ~300 terms written into that
 index, each a B-tree insert), SQLite's own execution about 21% and its commits 11%. Storing one
 new real article costs about 7 ms there (`store_article`, measured outside the pipeline);
-writing 16 articles per transaction instead of one saved about 15% of it in a trial, which is
-not done: it would trade a lost batch on one bad article for a few percent. On seeds, small
+writing 16 articles per transaction instead of one saved about 15% of it in a trial (group
+commit as the poll records have it; not done yet: a few percent end to end). On seeds, small
 pages, the bound's worker does little per page and the bot's per-article costs, the same as on
 real pages, dominate; the pipeline's shape adds to it there: each feed's pages are extracted
 before the first is stored, at most 8 pages are in flight (`page_concurrency`), and the one
