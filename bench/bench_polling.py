@@ -78,7 +78,7 @@ ALL_CLIENTS = (
 LABELS = {
     "bot": "bot pipeline (Pipeline.poll, default aiohttp transport)",
     "bot-httpx": "bot pipeline, BOT_NET_TRANSPORT=httpx (httpx's own pool)",
-    "store-only": "bot's store alone: claim_feed + record_poll, no network",
+    "store-only": "bot's store alone: lease claimed + poll recorded (group commit), no network",
     "aiohttp": "bare aiohttp loop (the harness's limit)",
     "httpx": "bare httpx, default AsyncClient",
     "httpx-capped": "bare httpx, default AsyncClient, ≤ 100 requests in its pool at once",
