@@ -668,8 +668,8 @@ and one `executemany` for the records, so the store alone, no network, does {r("
 polls/s in this run (about 1,000 when each poll was two transactions of its own, 2026-12-04).
 What is left is the per-request work in Python and the interpreter lock that the store thread
 and the event loop take turns on. A py-spy profile of the pass (`--profile`, 2026-12-04) has
-about 45% of the samples in `Pipeline.poll` on the event loop (`Http.get` 28%: URL parsing,
-now cached per feed URL, and httpx's header objects the largest parts), 20% in the store thread.
+about 45% of the samples in `Pipeline.poll` on the event loop (`Http.get` 28%: httpx's URL
+parsing and header objects the largest parts), 20% in the store thread.
 *httpx's own pool* (`BOT_NET_TRANSPORT=httpx`: {r("bot-httpx")} feeds/s) cannot take many
 requests at once: on every request that enters or leaves it,
 `httpcore.AsyncConnectionPool._assign_requests_to_connections` walks every queued request and,

@@ -708,8 +708,7 @@ def _failure(exc: httpx.TransportError, shown: str) -> FetchError | FetchTimeout
     """
     cause = exc.__cause__
     if isinstance(cause, TimeoutError):
-        name = type(cause).__name__
-        phase = "connect" if "Connect" in name else "read"
+        phase = "connect" if isinstance(cause, aiohttp.ConnectionTimeoutError) else "read"
         return FetchTimeout(f"{shown}: {phase} timed out")
     if isinstance(cause, aiohttp.ClientError | OSError):
         return FetchError(f"{shown}: {type(cause).__name__}: {cause or 'failed'}")

@@ -147,23 +147,19 @@ class Pipeline:
             stored, alerts, new_items = await self._store_items(feed, row, result)
         except Exception as exc:  # contained: one bad feed never stops the others
             return await self._failed(feed, row, started, exc)
-        await self.store.record(
-            PollRecord(
-                row.id,
-                owner=self.owner,
-                started=started,
-                finished=self.now(),
-                status=result.status,
-                http_status=result.http_status,
-                items_new=new_items,
-                next_poll_at=self.now() + feed.interval,
-                validators=(
-                    result.validators.etag,
-                    result.validators.last_modified,
-                    result.validators.body_hash,
-                ),
-                health=self._health(feed, row.url, None),
-            )
+        await self._record(
+            feed,
+            row,
+            started,
+            status=result.status,
+            http_status=result.http_status,
+            items_new=new_items,
+            next_poll_at=self.now() + feed.interval,
+            validators=(
+                result.validators.etag,
+                result.validators.last_modified,
+                result.validators.body_hash,
+            ),
         )
         self.metrics.poll(feed.name, result.status)
         outcome = PollOutcome(
@@ -183,6 +179,36 @@ class Pipeline:
         )
         return outcome
 
+    async def _record(
+        self,
+        feed: FeedSpec,
+        row: FeedRow,
+        started: datetime,
+        *,
+        status: str,
+        http_status: int | None,
+        items_new: int,
+        next_poll_at: datetime,
+        validators: tuple[str | None, str | None, str | None] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record this replica's poll of `feed` (it ends now) and release its lease."""
+        await self.store.record(
+            PollRecord(
+                row.id,
+                owner=self.owner,
+                started=started,
+                finished=self.now(),
+                status=status,
+                http_status=http_status,
+                items_new=items_new,
+                next_poll_at=next_poll_at,
+                validators=validators,
+                error=error,
+                health=self._health(feed, row.url, error),
+            )
+        )
+
     async def _failed(
         self, feed: FeedSpec, row: FeedRow, started: datetime, exc: Exception
     ) -> PollOutcome:
@@ -201,19 +227,15 @@ class Pipeline:
             )
         else:
             log.exception("feed.error", extra={"feed": feed.name, "failures": failures})
-        await self.store.record(
-            PollRecord(
-                row.id,
-                owner=self.owner,
-                started=started,
-                finished=self.now(),
-                status="failed",
-                http_status=None,
-                items_new=0,
-                next_poll_at=self.now() + timedelta(seconds=delay),
-                error=error,
-                health=self._health(feed, row.url, error),
-            )
+        await self._record(
+            feed,
+            row,
+            started,
+            status="failed",
+            http_status=None,
+            items_new=0,
+            next_poll_at=self.now() + timedelta(seconds=delay),
+            error=error,
         )
         self.metrics.poll(feed.name, "failed")
         return PollOutcome(feed.name, "failed", error=error)

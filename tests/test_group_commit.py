@@ -160,16 +160,8 @@ async def test_concurrent_claims_and_records_are_written_in_few_transactions(
 def test_a_batch_of_claims_honours_leases_and_due_times_per_feed(store: Store) -> None:
     ids = feeds(store, 3)
     assert store.claim_feed("f0", "r2", T0, LEASE) is not None  # another replica holds f0
-    store.record_poll(
-        ids["f1"],
-        owner="r1",
-        started=T0,
-        finished=T0,
-        status="parsed",
-        http_status=200,
-        items_new=0,
-        next_poll_at=T0 + timedelta(hours=1),  # f1 is not due
-    )
+    # f1 is not due for an hour
+    store.record_polls([record(ids["f1"], next_poll_at=T0 + timedelta(hours=1))])
     got = store.claim_feeds(
         [Claim(f"f{i}", "r1", T0 + timedelta(minutes=1), LEASE) for i in range(3)]
     )

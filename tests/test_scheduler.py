@@ -89,5 +89,8 @@ async def test_no_poll_starts_once_stopping() -> None:
     stopping = asyncio.create_task(scheduler.stop(grace=5.0))
     await asyncio.sleep(0)
     scheduler.set_feeds([feed("wire"), feed("late")])  # a reload racing the stop
+    late = scheduler._scheduler.get_job("poll:late")
+    assert late is not None
+    late.modify(next_run_time=datetime.now(UTC))  # due at once: only the stop keeps it idle
     await stopping
     assert pipeline.started == ["wire"]

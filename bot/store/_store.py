@@ -264,18 +264,26 @@ class Store(MaintenanceQueries, DedupQueries):
         return await self._claims(Claim(name, owner, now, lease, force))
 
     def claim_feeds(self, claims: Sequence[Claim]) -> list[FeedRow | BaseException | None]:
-        """Every claim in one transaction; if that fails, each on its own, so that a bad
-        one fails alone."""
+        """Every claim in one transaction; if that fails, each on its own."""
+        return self._all_or_each(claims, self._claim)
+
+    def _all_or_each(
+        self, items: Sequence[T], write: Callable[[Connection, Sequence[T]], Sequence[Any]]
+    ) -> list[Any]:
+        """`write(conn, items)` in one transaction, one outcome per item; if that fails, each
+        item in a transaction of its own, so that a bad one fails alone (its exception is its
+        outcome)."""
         try:
             with self._write() as conn:
-                return list(self._claim(conn, claims))
+                return list(write(conn, items))
         except Exception:
-            if len(claims) == 1:
+            if len(items) == 1:
                 raise
-        outcomes: list[FeedRow | BaseException | None] = []
-        for c in claims:
+        outcomes: list[Any] = []
+        for item in items:
             try:
-                outcomes.append(self.claim_feed(c.name, c.owner, c.now, c.lease, force=c.force))
+                with self._write() as conn:
+                    outcomes.extend(write(conn, [item]))
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes
@@ -384,26 +392,10 @@ class Store(MaintenanceQueries, DedupQueries):
         await self._records(record)
 
     def record_polls(self, records: Sequence[PollRecord]) -> list[BaseException | None]:
-        """Every record in one transaction; if that fails, each on its own, so that a bad
-        one fails alone."""
-        try:
-            with self._write() as conn:
-                self._record(conn, records)
-            return [None] * len(records)
-        except Exception:
-            if len(records) == 1:
-                raise
-        outcomes: list[BaseException | None] = []
-        for record in records:
-            try:
-                with self._write() as conn:
-                    self._record(conn, [record])
-                outcomes.append(None)
-            except Exception as exc:
-                outcomes.append(exc)
-        return outcomes
+        """Every record in one transaction; if that fails, each on its own."""
+        return self._all_or_each(records, self._record)
 
-    def _record(self, conn: Connection, records: Sequence[PollRecord]) -> None:
+    def _record(self, conn: Connection, records: Sequence[PollRecord]) -> list[None]:
         query = (
             select(feeds.c.id, feeds.c.consecutive_failures)
             .where(feeds.c.id.in_(sorted({r.feed_id for r in records})))
@@ -475,6 +467,7 @@ class Store(MaintenanceQueries, DedupQueries):
                 for r in records
             ],
         )
+        return [None] * len(records)
 
     def poll_history(self, feed_name: str | None = None) -> list[dict[str, Any]]:
         stmt = select(feed_polls, feeds.c.name).join(feeds, feeds.c.id == feed_polls.c.feed_id)
