@@ -16,9 +16,11 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.expression import UpdateBase
 
 from bot.dedup import Signature, StoryFeatures
 from bot.models import Article, Match, TriggerState
+from bot.store._bulk import Bulk
 from bot.store._dedup import DedupQueries
 from bot.store._engine import WRITE_OPTION, make_engine
 from bot.store._group import GroupCall
@@ -160,6 +162,7 @@ class Store(MaintenanceQueries, DedupQueries):
         self._records: GroupCall[PollRecord, None] = GroupCall(
             lambda batch: self.call(self.record_polls, batch), GROUP_LIMIT
         )
+        self._bulks: dict[tuple[str, ...], Bulk] = {}
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -243,12 +246,12 @@ class Store(MaintenanceQueries, DedupQueries):
     def feed(self, name: str) -> FeedRow | None:
         with self._read() as conn:
             row = conn.execute(select(*_FEED_COLUMNS).where(feeds.c.name == name)).first()
-        return FeedRow(**row._mapping) if row else None
+        return FeedRow(*row) if row else None
 
     def list_feeds(self) -> list[FeedRow]:
         with self._read() as conn:
             rows = conn.execute(select(*_FEED_COLUMNS).order_by(feeds.c.name)).all()
-        return [FeedRow(**r._mapping) for r in rows]
+        return [FeedRow(*r) for r in rows]
 
     def claim_feed(
         self, name: str, owner: str, now: datetime, lease: timedelta, *, force: bool = False
@@ -313,7 +316,7 @@ class Store(MaintenanceQueries, DedupQueries):
                 .values(lease_owner=owner, lease_until=now + lease)
                 .returning(*_FEED_COLUMNS)
             ).all()
-            by_name = {r.name: FeedRow(**r._mapping) for r in rows}
+            by_name = {r.name: FeedRow(*r) for r in rows}  # columns in FeedRow's order
             for i in indexes:
                 found[i] = by_name.get(claims[i].name)
         return found
@@ -395,6 +398,24 @@ class Store(MaintenanceQueries, DedupQueries):
         """Every record in one transaction; if that fails, each on its own."""
         return self._all_or_each(records, self._record)
 
+    def _bulk(self, key: tuple[str, ...]) -> Bulk:
+        """The compiled statement for one shape of poll write, made on first use."""
+        found = self._bulks.get(key)
+        if found is None:
+            kind, *columns = key
+            if kind == "feed-state":
+                stmt: UpdateBase = (
+                    update(feeds)
+                    .where(feeds.c.id == bindparam("b_id"))
+                    .values({c: bindparam(f"b_{c}") for c in columns})
+                )
+                keys = ["b_id", *(f"b_{c}" for c in columns)]
+            else:
+                keys = [c.key for c in feed_polls.c if c.key != "id"]
+                stmt = insert(feed_polls)
+            found = self._bulks[key] = Bulk(stmt, keys, self.engine.dialect)
+        return found
+
     def _record(self, conn: Connection, records: Sequence[PollRecord]) -> list[None]:
         query = (
             select(feeds.c.id, feeds.c.consecutive_failures)
@@ -445,14 +466,9 @@ class Store(MaintenanceQueries, DedupQueries):
                         )
                     )
         for columns, params in shapes.items():
-            conn.execute(
-                update(feeds)
-                .where(feeds.c.id == bindparam("b_id"))
-                .values({c: bindparam(f"b_{c}") for c in columns}),
-                params,
-            )
-        conn.execute(
-            insert(feed_polls),
+            self._bulk(("feed-state", *columns)).run(conn, params)
+        self._bulk(("feed-poll",)).run(
+            conn,
             [
                 {
                     "feed_id": r.feed_id,
