@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
+from multidict import CIMultiDict
 
 from bot.errors import PermanentError, TransientError
 
@@ -60,9 +60,9 @@ class NetSettings:
     user_agent: str = "newsbot/0.1 (self-hosted news monitor)"
     # Hostnames, IP addresses or CIDR networks exempt from the SSRF guard.
     allow: tuple[str, ...] = ()
-    # What carries the requests under httpx's API: "aiohttp" (the httpx-aiohttp transport) or
-    # "httpx" (httpx's own connection pool). Measured in bench/bench_polling.py: on thousands of
-    # feeds at once the aiohttp one does two to three times the requests per second.
+    # What carries the requests: "aiohttp" (its ClientSession, called directly) or "httpx"
+    # (httpx's own connection pool). Measured in bench/bench_polling.py: on thousands of feeds
+    # at once the aiohttp one does several times the requests per second.
     transport: str = "aiohttp"
 
     def __post_init__(self) -> None:
@@ -76,7 +76,7 @@ class Response:
 
     url: str
     status: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive, whichever transport carried it
     body: bytes
 
     @property
@@ -330,7 +330,7 @@ class _Hop:
     url: httpx.URL
     pin: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    extensions: dict[str, Any] = field(default_factory=dict)
+    sni: str | None = None  # the TLS server name when the URL's host was replaced by `pin`
 
 
 class Http:
@@ -348,29 +348,26 @@ class Http:
         *,
         resolver: Resolver | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
         self._resolve = resolver or system_resolver
         self._allow = _Allow.parse(settings.allow)
         self._hosts: dict[str, _HostSlot] = {}
         self._in_flight = asyncio.Semaphore(settings.max_in_flight)
-        self._timeout = {
-            "connect": settings.connect_timeout,
-            "read": settings.read_timeout,
-            "write": settings.read_timeout,
-            "pool": settings.connect_timeout,
-        }
         self._default_headers = {
             "Accept": "*/*",
             "Accept-Encoding": _ACCEPT_ENCODING,
             "User-Agent": settings.user_agent,
         }
-        # Requests go straight to the transport, not through an httpx.AsyncClient: every
-        # feature the client adds on top (redirects, cookies, auth, environment proxies) is one
-        # the bot does itself or must not have, and the client's bookkeeping costs more per
-        # request than the aiohttp transport's whole exchange.
-        self._transport = transport or _make_transport(settings, ssl_context)
+        # Requests go straight to a connection pool, not through an httpx.AsyncClient or
+        # aiohttp's redirect handling: every feature a client adds on top (redirects, cookies,
+        # auth, environment proxies) is one the bot does itself or must not have, and on a 304
+        # poll that bookkeeping costs more than the exchange itself.
+        self._carrier: _Carrier = (
+            _HttpxCarrier(settings, ssl_context)
+            if settings.transport == "httpx"
+            else _AiohttpCarrier(settings, ssl_context)
+        )
 
     async def __aenter__(self) -> Http:
         return self
@@ -384,7 +381,7 @@ class Http:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._transport.aclose()
+        await self._carrier.aclose()
 
     async def get(
         self,
@@ -399,7 +396,7 @@ class Http:
 
         `etag` and `last_modified` make it conditional (a 304 answers `not_modified`).
         """
-        sent = httpx.Headers(headers or {})
+        sent = CIMultiDict(headers or {})
         if etag:
             sent["If-None-Match"] = etag
         if last_modified:
@@ -431,7 +428,7 @@ class Http:
             target = self._redirect_target(current, location)
             if not _same_origin_or_upgrade(current, target):
                 for name in _CREDENTIAL_HEADERS:
-                    sent.pop(name, None)
+                    sent.popall(name, None)
             current = target
 
     async def post(
@@ -452,7 +449,7 @@ class Http:
         response, _ = await self._exchange(
             "POST",
             self._parse(url, redact_path=True),
-            httpx.Headers(headers or {}),
+            CIMultiDict(headers or {}),
             content,
             guard=guard,
             follow=False,
@@ -496,7 +493,7 @@ class Http:
         self,
         method: str,
         url: httpx.URL,
-        headers: httpx.Headers,
+        headers: CIMultiDict[str],
         content: bytes | None,
         *,
         guard: bool,
@@ -531,7 +528,7 @@ class Http:
         self,
         method: str,
         url: httpx.URL,
-        headers: httpx.Headers,
+        headers: CIMultiDict[str],
         content: bytes | None,
         *,
         guard: bool,
@@ -543,7 +540,7 @@ class Http:
             target = url if hop.pin is None else url.copy_with(host=hop.pin)
         except httpx.InvalidURL as exc:
             raise BlockedURL(f"{shown}: cannot connect to {hop.pin}: {exc}") from None
-        sent = httpx.Headers(self._default_headers)
+        sent = CIMultiDict(self._default_headers)
         sent.update(headers)
         sent.update(hop.headers)
         if target.userinfo:
@@ -553,24 +550,17 @@ class Http:
                 pair = f"{url.username}:{url.password}".encode()
                 sent["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
             target = target.copy_with(username=None, password=None)
-        request = httpx.Request(
+        status, received, body = await self._carrier.exchange(
             method,
             target,
-            headers=sent,
-            content=content,
-            extensions={**hop.extensions, "timeout": self._timeout},
+            sent,
+            content,
+            sni=hop.sni,
+            follow=follow,
+            cap=self.settings.max_body_bytes,
+            shown=shown,
         )
-        try:
-            r = await self._transport.handle_async_request(request)
-            try:
-                if follow and r.status_code in _REDIRECTS and "location" in r.headers:
-                    return Response(str(url), r.status_code, r.headers, b"")
-                body = await self._read_body(r, shown)
-                return Response(str(url), r.status_code, r.headers, body)
-            finally:
-                await r.aclose()
-        except httpx.TransportError as exc:
-            raise _failure(exc, shown) from None
+        return Response(str(url), status, received, body)
 
     async def _vet(self, url: httpx.URL, *, guard: bool, shown: str) -> _Hop:
         """Check where `url` leads; the hop says which address to connect to."""
@@ -604,7 +594,7 @@ class Http:
         hop.pin = str(vetted[0])
         hop.headers["Host"] = url.netloc.decode("ascii")
         if url.scheme == "https":
-            hop.extensions["sni_hostname"] = host.rstrip(".")
+            hop.sni = host.rstrip(".")
             # The pool keys connections by address: without this, a TLS connection made for
             # one name could carry the next request for another name on the same address.
             hop.headers["Connection"] = "close"
@@ -617,27 +607,6 @@ class Http:
         if problem is not None:
             via = "" if parse_ip(host) is not None else f" ({host} resolves to it)"
             raise BlockedURL(f"{shown}: refused {problem} {ip}{via}")
-
-    async def _read_body(self, r: httpx.Response, shown: str) -> bytes:
-        cap = self.settings.max_body_bytes
-        declared = r.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise BodyTooLarge(f"{shown}: body of {declared} bytes exceeds the cap of {cap} bytes")
-        decoder = _decoder(r.headers.get("content-encoding"), shown)
-        body = bytearray()
-        received = 0
-        try:
-            async for chunk in r.aiter_raw():
-                received += len(chunk)
-                body += decoder.decode(chunk, cap - len(body))
-                if len(body) > cap or received > cap:
-                    raise BodyTooLarge(f"{shown}: body exceeds the cap of {cap} bytes")
-            body += decoder.flush(cap - len(body))
-        except zlib.error as exc:
-            raise PermanentError(f"{shown}: corrupt compressed body: {exc}") from None
-        if len(body) > cap:
-            raise BodyTooLarge(f"{shown}: body exceeds the cap of {cap} bytes")
-        return bytes(body)
 
     @contextlib.asynccontextmanager
     async def _host_slot(self, host: str) -> AsyncIterator[None]:
@@ -673,46 +642,166 @@ def _phase(exc: httpx.TimeoutException) -> str:
     }.get(type(exc), "request")
 
 
-def _make_transport(
-    settings: NetSettings, ssl_context: ssl.SSLContext | None
-) -> httpx.AsyncBaseTransport:
-    verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
-    if settings.transport == "httpx":
-        return httpx.AsyncHTTPTransport(
-            verify=verify,
-            limits=httpx.Limits(max_connections=settings.max_in_flight),
-            trust_env=False,
+async def _read_capped(
+    headers: Mapping[str, str], chunks: AsyncIterator[bytes], cap: int, shown: str
+) -> bytes:
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise BodyTooLarge(f"{shown}: body of {declared} bytes exceeds the cap of {cap} bytes")
+    decoder = _decoder(headers.get("content-encoding"), shown)
+    body = bytearray()
+    received = 0
+    try:
+        async for chunk in chunks:
+            received += len(chunk)
+            body += decoder.decode(chunk, cap - len(body))
+            if len(body) > cap or received > cap:
+                raise BodyTooLarge(f"{shown}: body exceeds the cap of {cap} bytes")
+        body += decoder.flush(cap - len(body))
+    except zlib.error as exc:
+        raise PermanentError(f"{shown}: corrupt compressed body: {exc}") from None
+    if len(body) > cap:
+        raise BodyTooLarge(f"{shown}: body exceeds the cap of {cap} bytes")
+    return bytes(body)
+
+
+class _Carrier(Protocol):
+    """Sends one request to the address in its URL and reads the response.
+
+    A redirect is returned with no body when `follow` is set (the caller follows it); the
+    body is read within `cap` bytes, decoded. Failures of the exchange itself raise FetchError
+    or FetchTimeout, named by `shown` (the URL as the caller may show it).
+    """
+
+    async def exchange(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: CIMultiDict[str],
+        content: bytes | None,
+        *,
+        sni: str | None,
+        follow: bool,
+        cap: int,
+        shown: str,
+    ) -> tuple[int, Mapping[str, str], bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _AiohttpCarrier:
+    """aiohttp's connection pool, called directly: on thousands of conditional polls at once
+    its C parser and the absence of any adapter layer make it the fast one."""
+
+    def __init__(self, settings: NetSettings, ssl_context: ssl.SSLContext | None) -> None:
+        self._settings = settings
+        self._ssl = ssl_context if ssl_context is not None else httpx.create_ssl_context()
+        self._session: aiohttp.ClientSession | None = None
+        self._timeout = aiohttp.ClientTimeout(
+            total=None,  # the caller's deadline bounds the whole request
+            connect=settings.connect_timeout,  # a pooled connection or a new one
+            sock_connect=settings.connect_timeout,
+            sock_read=settings.read_timeout,
         )
 
-    context = ssl_context if ssl_context is not None else httpx.create_ssl_context()
-
-    def session() -> aiohttp.ClientSession:
+    def _open(self) -> aiohttp.ClientSession:
         # Made on the first request, inside the running event loop, as aiohttp wants.
-        return aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=settings.max_in_flight, ssl=context),
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self._settings.max_in_flight, ssl=self._ssl),
             # No cookie jar: cookies set by one site must never travel to another.
             cookie_jar=aiohttp.DummyCookieJar(),
             # Environment proxies would connect by name and undo the address pinning.
             trust_env=False,
-            auto_decompress=False,  # the body is decoded here, within the size cap
+            auto_decompress=False,  # the body is decoded by the reader, within the size cap
         )
+        return self._session
 
-    return AiohttpTransport(client=session, trust_env=False)
+    async def exchange(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: CIMultiDict[str],
+        content: bytes | None,
+        *,
+        sni: str | None,
+        follow: bool,
+        cap: int,
+        shown: str,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        session = self._session or self._open()
+        try:
+            async with session.request(
+                method,
+                str(url),
+                headers=headers,
+                data=content,
+                allow_redirects=False,
+                timeout=self._timeout,
+                server_hostname=sni,
+            ) as r:
+                if follow and r.status in _REDIRECTS and "location" in r.headers:
+                    return r.status, r.headers, b""
+                body = await _read_capped(r.headers, r.content.iter_any(), cap, shown)
+                return r.status, r.headers, body
+        except TimeoutError as exc:  # aiohttp's own, per phase; the deadline is the caller's
+            phase = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "read"
+            raise FetchTimeout(f"{shown}: {phase} timed out") from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise FetchError(f"{shown}: {type(exc).__name__}: {exc or 'failed'}") from None
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
 
-def _failure(exc: httpx.TransportError, shown: str) -> FetchError | FetchTimeout:
-    """The bot's error for a failed exchange, in words that say what happened.
+class _HttpxCarrier:
+    """httpx's own connection pool (BOT_NET_TRANSPORT=httpx)."""
 
-    The aiohttp transport files every connection failure, a reset or a server that hung up
-    included, under httpx's ConnectTimeout; its own exception (the cause) tells them apart.
-    """
-    cause = exc.__cause__
-    if isinstance(cause, TimeoutError):
-        phase = "connect" if isinstance(cause, aiohttp.ConnectionTimeoutError) else "read"
-        return FetchTimeout(f"{shown}: {phase} timed out")
-    if isinstance(cause, aiohttp.ClientError | OSError):
-        return FetchError(f"{shown}: {type(cause).__name__}: {cause or 'failed'}")
-    # httpx's own pool: its exception already names the phase
-    if isinstance(exc, httpx.TimeoutException):
-        return FetchTimeout(f"{shown}: {_phase(exc)} timed out")
-    return FetchError(f"{shown}: {type(exc).__name__}: {exc or 'failed'}")
+    def __init__(self, settings: NetSettings, ssl_context: ssl.SSLContext | None) -> None:
+        verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._pool = httpx.AsyncHTTPTransport(
+            verify=verify,
+            limits=httpx.Limits(max_connections=settings.max_in_flight),
+            trust_env=False,
+        )
+        self._timeout = {
+            "connect": settings.connect_timeout,
+            "read": settings.read_timeout,
+            "write": settings.read_timeout,
+            "pool": settings.connect_timeout,
+        }
+
+    async def exchange(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: CIMultiDict[str],
+        content: bytes | None,
+        *,
+        sni: str | None,
+        follow: bool,
+        cap: int,
+        shown: str,
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        extensions: dict[str, Any] = {"timeout": self._timeout}
+        if sni is not None:
+            extensions["sni_hostname"] = sni
+        request = httpx.Request(
+            method, url, headers=list(headers.items()), content=content, extensions=extensions
+        )
+        try:
+            r = await self._pool.handle_async_request(request)
+            try:
+                if follow and r.status_code in _REDIRECTS and "location" in r.headers:
+                    return r.status_code, r.headers, b""
+                body = await _read_capped(r.headers, r.aiter_raw(), cap, shown)
+                return r.status_code, r.headers, body
+            finally:
+                await r.aclose()
+        except httpx.TimeoutException as exc:
+            raise FetchTimeout(f"{shown}: {_phase(exc)} timed out") from None
+        except httpx.TransportError as exc:
+            raise FetchError(f"{shown}: {type(exc).__name__}: {exc or 'failed'}") from None
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()

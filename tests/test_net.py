@@ -808,6 +808,33 @@ async def test_refused_connection_is_a_transient_fetch_error(
     assert f"127.0.0.1:{port}/feed" in str(caught.value)
 
 
+async def test_body_cut_short_is_a_transient_fetch_error_naming_the_url(
+    make_http: Callable[..., Http], raw_server: Callable[[RawHandler], Awaitable[int]]
+) -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+        await writer.drain()
+
+    port = await raw_server(hang_up)
+    with pytest.raises(FetchError) as caught:
+        await make_http(allow=("127.0.0.1",)).get(f"http://127.0.0.1:{port}/cut")
+    assert isinstance(caught.value, TransientError)
+    assert f"127.0.0.1:{port}/cut" in str(caught.value)
+
+
+async def test_refused_post_names_the_host_but_not_the_path(
+    make_http: Callable[..., Http],
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(FetchError) as caught:
+        await make_http().post(f"http://127.0.0.1:{port}/hooks/T0/s3cr3t-token", content=b"x")
+    assert f"127.0.0.1:{port}" in str(caught.value)
+    assert "s3cr3t-token" not in str(caught.value)
+
+
 # -- concurrency ---------------------------------------------------------------------------------
 
 
