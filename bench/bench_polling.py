@@ -6,8 +6,10 @@ they fall due together, at most 4 requests per host (the bot's `per_host_limit`)
 
 - the bot: `Pipeline.poll(feed, force=True)` on every feed, SQLite store, as `bot run --once`
   does (lease claimed, conditional GET, parse, known-URL check, poll recorded); with its
-  default transport (aiohttp under httpx's API) and with `BOT_NET_TRANSPORT=httpx` (httpx's own
-  connection pool);
+  default transport (aiohttp's pool, called directly) and with `BOT_NET_TRANSPORT=httpx`
+  (httpx's own connection pool);
+- the bot's parts alone: its store (lease and poll record, no network) and its `Http` client
+  (the bare loop below, through `Http.get`);
 - a bare aiohttp loop with conditional headers: the practical limit of the harness;
 - bare httpx loops: the default `AsyncClient`, one client per host, the `httpx-aiohttp`
   transport (DESIGN.md: "httpx, measured");
@@ -68,6 +70,7 @@ ALL_CLIENTS = (
     "bot",
     "bot-httpx",
     "store-only",
+    "http-only",
     "aiohttp",
     "httpx",
     "httpx-capped",
@@ -79,6 +82,7 @@ LABELS = {
     "bot": "bot pipeline (Pipeline.poll, default aiohttp transport)",
     "bot-httpx": "bot pipeline, BOT_NET_TRANSPORT=httpx (httpx's own pool)",
     "store-only": "bot's store alone: lease claimed + poll recorded (group commit), no network",
+    "http-only": "bot's HTTP client alone: Http.get (SSRF guard, slots, deadline), no store",
     "aiohttp": "bare aiohttp loop (the harness's limit)",
     "httpx": "bare httpx, default AsyncClient",
     "httpx-capped": "bare httpx, default AsyncClient, ≤ 100 requests in its pool at once",
@@ -284,6 +288,24 @@ class AiohttpClient(BareClient):
         await self.session.close()
 
 
+class HttpOnlyClient(BareClient):
+    """The loop of the bare clients through the bot's own `Http` (default settings, loopback
+    allowed): what the HTTP layer costs before the pipeline and the store add theirs."""
+
+    async def start(self, urls: list[str]) -> None:
+        from bot.net import Http, NetSettings
+
+        self.urls = urls
+        self.http = Http(NetSettings(allow=("127.0.0.0/8",)))
+
+    async def get(self, url: str, headers: dict[str, str]) -> tuple[int, Any, bytes]:
+        r = await self.http.get(url, headers=headers)
+        return r.status, r.headers, r.body
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
 class HttpxClient(BareClient):
     def __init__(self, name: str, mode: str) -> None:
         super().__init__(name)
@@ -369,6 +391,8 @@ def make_clients(names: list[str], tmp: Path) -> list[Client]:
             clients.append(BotClient(name, tmp, "httpx"))
         elif name == "store-only":
             clients.append(StoreOnlyClient(tmp))
+        elif name == "http-only":
+            clients.append(HttpOnlyClient(name))
         elif name == "aiohttp":
             clients.append(AiohttpClient(name))
         elif name == "httpx":
@@ -391,6 +415,8 @@ def unavailable(names: list[str]) -> dict[str, str]:
     missing = {}
     if "rss2email" in names and importlib.util.find_spec("rss2email") is None:
         missing["rss2email"] = "not installed (pip install -r bench/requirements.txt)"
+    if "httpx-aiohttp" in names and importlib.util.find_spec("httpx_aiohttp") is None:
+        missing["httpx-aiohttp"] = "not installed (pip install -r bench/requirements.txt)"
     return missing
 
 
@@ -659,17 +685,17 @@ def what_bounds(results: dict[str, Any], feeds: int) -> str:
     return f"""\
 **What bounds it.**
 *The bot's 304 pass* ({r("bot")} feeds/s) runs in one interpreter: the event loop does each
-poll's HTTP exchange (the bot's `Http`: SSRF guard, per-host slots, deadline; httpx's `Request`
-and `Headers` objects, which the httpx-aiohttp transport turns into aiohttp's and back) and the
-pipeline's own steps (`poll_feed`, metrics, the log line), while the store's thread writes the
-leases and the poll records. Those two are group-committed (bot/store/_group.py): polls that
-queue behind the store thread go into one transaction, one `UPDATE … RETURNING` for the claims
-and one `executemany` for the records, so the store alone, no network, does {r("store-only")}
-polls/s in this run (about 1,000 when each poll was two transactions of its own, 2026-12-04).
-What is left is the per-request work in Python and the interpreter lock that the store thread
-and the event loop take turns on. A py-spy profile of the pass (`--profile`, 2026-12-04) has
-about 45% of the samples in `Pipeline.poll` on the event loop (`Http.get` 28%: httpx's URL
-parsing and header objects the largest parts), 20% in the store thread.
+poll's HTTP exchange (the bot's `Http`: SSRF guard, per-host slots, deadline, over aiohttp's
+pool called directly) and the pipeline's own steps (`poll_feed`, metrics, the log line), while
+the store's thread writes the leases and the poll records. Each part alone is faster than the
+pass: `Http` does {r("http-only")} feeds/s, {times("http-only", "aiohttp", "304")} × the bare
+loop (through the httpx-aiohttp transport, httpx's `Request`, `Headers` and `Response`
+objects on every request, it was about 0.7 ×; with a leaner httpx transport about 0.8 ×;
+2026-12-06), and the store, whose claims and records are group-committed (bot/store/_group.py:
+one `UPDATE … RETURNING` for the claims and one `executemany` for the records of the polls
+that queued behind its thread), does {r("store-only")} polls/s with no network. What bounds
+the pass is their sum on one interpreter lock, which the store thread and the event loop take
+turns on, and the pipeline's per-poll Python around them.
 *httpx's own pool* (`BOT_NET_TRANSPORT=httpx`: {r("bot-httpx")} feeds/s) cannot take many
 requests at once: on every request that enters or leaves it,
 `httpcore.AsyncConnectionPool._assign_requests_to_connections` walks every queued request and,
@@ -678,7 +704,7 @@ per host over many hosts, puts about a thousand requests in a pool of 100 connec
 {httpx_default}With at most 100 requests let in (`NetSettings.max_in_flight`) the bare client
 does {r("httpx-capped")} feeds/s; one client per host: {r("httpx-per-host")}; the
 `httpx-aiohttp` transport: {r("httpx-aiohttp")}; this is why the bot's default transport is
-aiohttp under httpx's API.
+aiohttp, and why it calls aiohttp directly rather than under httpx's API.
 *rss2email* polls one feed after another with urllib. On loopback with no delay a sequential
 poller is at its best: here the bare aiohttp loop itself, the harness's limit, is only
 {times("aiohttp", "rss2email")} × rss2email, so "≥ 10 × rss2email" cannot be met by any client

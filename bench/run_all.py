@@ -34,7 +34,7 @@ QUICK: dict[str, list[str]] = {
         "--feeds",
         "2000",
         "--clients",
-        "bot,bot-httpx,store-only,aiohttp,httpx,httpx-capped,httpx-per-host,httpx-aiohttp,"
+        "bot,bot-httpx,store-only,http-only,aiohttp,httpx,httpx-capped,httpx-per-host,httpx-aiohttp,"
         "rss2email",
         "--delay-clients",
         "bot,bot-httpx,aiohttp,httpx-capped,httpx-aiohttp,rss2email",
