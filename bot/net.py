@@ -643,8 +643,17 @@ def _phase(exc: httpx.TimeoutException) -> str:
 
 
 async def _read_capped(
-    headers: Mapping[str, str], chunks: AsyncIterator[bytes], cap: int, shown: str
+    status: int,
+    headers: Mapping[str, str],
+    chunks: AsyncIterator[bytes],
+    *,
+    follow: bool,
+    cap: int,
+    shown: str,
 ) -> bytes:
+    """The response's body, decoded, within `cap` bytes; none for a redirect to be followed."""
+    if follow and status in _REDIRECTS and "location" in headers:
+        return b""
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
         raise BodyTooLarge(f"{shown}: body of {declared} bytes exceeds the cap of {cap} bytes")
@@ -739,9 +748,10 @@ class _AiohttpCarrier:
                 timeout=self._timeout,
                 server_hostname=sni,
             ) as r:
-                if follow and r.status in _REDIRECTS and "location" in r.headers:
-                    return r.status, r.headers, b""
-                body = await _read_capped(r.headers, r.content.iter_any(), cap, shown)
+                chunks = r.content.iter_any()
+                body = await _read_capped(
+                    r.status, r.headers, chunks, follow=follow, cap=cap, shown=shown
+                )
                 return r.status, r.headers, body
         except TimeoutError as exc:  # aiohttp's own, per phase; the deadline is the caller's
             phase = "connect" if isinstance(exc, aiohttp.ConnectionTimeoutError) else "read"
@@ -792,9 +802,10 @@ class _HttpxCarrier:
         try:
             r = await self._pool.handle_async_request(request)
             try:
-                if follow and r.status_code in _REDIRECTS and "location" in r.headers:
-                    return r.status_code, r.headers, b""
-                body = await _read_capped(r.headers, r.aiter_raw(), cap, shown)
+                chunks = r.aiter_raw()
+                body = await _read_capped(
+                    r.status_code, r.headers, chunks, follow=follow, cap=cap, shown=shown
+                )
                 return r.status_code, r.headers, body
             finally:
                 await r.aclose()

@@ -796,12 +796,17 @@ async def test_silent_server_hits_the_read_timeout_when_it_is_shorter(
         await http.get(f"http://127.0.0.1:{port}/")
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (it was bound a moment ago, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def test_refused_connection_is_a_transient_fetch_error(
     make_http: Callable[..., Http],
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     with pytest.raises(FetchError) as caught:
         await make_http(allow=("127.0.0.1",)).get(f"http://127.0.0.1:{port}/feed")
     assert isinstance(caught.value, TransientError)
@@ -826,9 +831,7 @@ async def test_body_cut_short_is_a_transient_fetch_error_naming_the_url(
 async def test_refused_post_names_the_host_but_not_the_path(
     make_http: Callable[..., Http],
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     with pytest.raises(FetchError) as caught:
         await make_http().post(f"http://127.0.0.1:{port}/hooks/T0/s3cr3t-token", content=b"x")
     assert f"127.0.0.1:{port}" in str(caught.value)
