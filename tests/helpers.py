@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
 from pathlib import Path
 
@@ -35,3 +36,10 @@ def write_rules(
     for name, body in (rules if rules is not None else {"witkoff": KEYWORD_RULE}).items():
         (root / f"{name}.yaml").write_text(textwrap.dedent(body), encoding="utf-8")
     return root
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (bound a moment ago, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -32,6 +32,7 @@ from bot.net import (
     address_problem,
     parse_ip,
 )
+from tests.helpers import free_port
 
 MB = 1024 * 1024
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -796,17 +797,10 @@ async def test_silent_server_hits_the_read_timeout_when_it_is_shorter(
         await http.get(f"http://127.0.0.1:{port}/")
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (it was bound a moment ago, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_refused_connection_is_a_transient_fetch_error(
     make_http: Callable[..., Http],
 ) -> None:
-    port = closed_port()
+    port = free_port()
     with pytest.raises(FetchError) as caught:
         await make_http(allow=("127.0.0.1",)).get(f"http://127.0.0.1:{port}/feed")
     assert isinstance(caught.value, TransientError)
@@ -831,7 +825,7 @@ async def test_body_cut_short_is_a_transient_fetch_error_naming_the_url(
 async def test_refused_post_names_the_host_but_not_the_path(
     make_http: Callable[..., Http],
 ) -> None:
-    port = closed_port()
+    port = free_port()
     with pytest.raises(FetchError) as caught:
         await make_http().post(f"http://127.0.0.1:{port}/hooks/T0/s3cr3t-token", content=b"x")
     assert f"127.0.0.1:{port}" in str(caught.value)

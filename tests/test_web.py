@@ -25,6 +25,7 @@ from bot.metrics import Metrics
 from bot.models import Match
 from bot.store import NewAlert, Store, make_engine, new_id
 from bot.web import StatusServer, esc, render_page
+from tests.helpers import free_port
 from tests.status_rig import HOSTILE_TITLE, add_hostile_alert, seeded_bot
 
 REPO = Path(__file__).resolve().parents[1]
@@ -370,12 +371,6 @@ def test_the_page_has_no_script_and_one_style_sheet_that_the_csp_allows() -> Non
 
 
 # -- `bot run` as a subprocess --------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def poll(fn: Callable[[], object], timeout: float, what: str) -> object:

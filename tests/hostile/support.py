@@ -93,12 +93,6 @@ async def listener(host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[List
         await state.server.wait_closed()
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # -- resources -------------------------------------------------------------------------------
 
 

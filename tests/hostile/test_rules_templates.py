@@ -17,11 +17,10 @@ from bot.app import replay
 from bot.config import load_config
 from bot.errors import ConfigError
 from bot.replay import AlertReceiver, ReplayClock, ReplayServer, load_corpus
-from tests.helpers import write_rules
+from tests.helpers import free_port, write_rules
 from tests.hostile.support import (
     bot_env,
     filler,
-    free_port,
     running_bot,
     write_corpus,
 )
