@@ -119,6 +119,21 @@ def test_a_signature_is_the_same_in_another_process() -> None:
     assert out == signature(WIRE).values.hex()
 
 
+@pytest.mark.parametrize("text", [WIRE, OTHER, "Zelensky’s envoy — Київ, Genève", "one two"])
+def test_a_signature_is_datasketchs_own_minhash_of_the_shingles(text: str) -> None:
+    """Stored signatures must keep matching new ones: the bot's hashing of the shingles (done
+    in bulk) gives exactly what datasketch's MinHash gives with its default hash."""
+    from datasketch import MinHash
+
+    reference = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
+    reference.update_batch([g.encode("utf-8") for g in shingles(text)])
+    assert signature(text).values == reference.hashvalues.astype("<u4").tobytes()
+
+
+def test_a_signature_has_not_changed_since_signatures_were_first_stored() -> None:
+    assert signature(WIRE).values[:16].hex() == "8349150ca3366e03e0451c00c2a0ed02"
+
+
 def test_identical_texts_match_fully_and_unrelated_ones_hardly() -> None:
     assert jaccard(signature(WIRE), signature(WIRE.upper())) == 1.0
     assert jaccard(signature(WIRE), signature(OTHER)) < 0.1

@@ -102,6 +102,20 @@ def test_names_count_whole_and_word_by_word() -> None:
     assert "said" not in terms and "the" not in terms
 
 
+def test_features_are_the_same_when_the_token_table_is_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each worker keeps a bounded table of the tokens it has classified; emptying it when
+    full must not change what an article's features are."""
+    import bot.dedup as dedup
+
+    before = story_features(*BISHKEK_A)
+    monkeypatch.setattr(dedup, "_TOKEN_KINDS", {})
+    monkeypatch.setattr(dedup, "_TOKEN_KINDS_MAX", 3)
+    assert story_features(*BISHKEK_A) == before
+    assert len(dedup._TOKEN_KINDS) <= 3
+
+
 def test_the_lede_skips_bylines_and_captions() -> None:
     body = "By Jane Doe\nFile photo: Reuters\n" + BISHKEK_A[1]
     lede = story_features("", body).lede
