@@ -774,7 +774,6 @@ class StoryFeatures:
         )
 
 
-@functools.lru_cache(maxsize=1 << 14)  # bounded; the common words are most of the calls
 def _stem(word: str) -> str:
     """Crude plural and tense folding, so that 'talks' meets 'talk' and 'agencies' 'agency'."""
     if len(word) < 5:
@@ -829,8 +828,7 @@ def _sentence_terms(sentence: str) -> list[str]:
 
     end = 0
     for match in _TOKEN.finditer(sentence):
-        start = match.start()
-        if run and sentence[end:start].strip():
+        if run and sentence[end : match.start()].strip():
             close_run()  # punctuation between two capitalized words ends a name
         end = match.end()
         token = match.group()
