@@ -147,12 +147,15 @@ def signature(text: str) -> Signature:
 
 
 @functools.cache
-def _permutations() -> Any:
+def _permutations() -> npt.NDArray[np.uint32]:
     """The seeded permutations, drawn once per process: datasketch draws them anew for every
     MinHash, about a fifth of a short page's signing time."""
     from datasketch import MinHash
 
-    return MinHash(num_perm=NUM_PERM, seed=_MINHASH_SEED, scheme=_MINHASH_SCHEME).permutations
+    drawn: npt.NDArray[np.uint32] = MinHash(
+        num_perm=NUM_PERM, seed=_MINHASH_SEED, scheme=_MINHASH_SCHEME
+    ).permutations
+    return drawn
 
 
 def _shingle_hashes(grams: set[str]) -> list[int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import time
@@ -127,14 +126,8 @@ async def test_readyz_is_200_only_when_the_database_answers_and_every_flag_is_up
         await server.stop()
 
 
-def _refused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_readyz_is_503_when_the_database_does_not_answer(client: httpx.AsyncClient) -> None:
-    store = Store(make_engine(f"postgresql://nobody@127.0.0.1:{_refused_port()}/none"))
+    store = Store(make_engine(f"postgresql://nobody@127.0.0.1:{free_port()}/none"))
     server = await started(StatusServer(store, lambda: True, "127.0.0.1", 0))
     try:
         response = await client.get(f"{server.url}/readyz")
