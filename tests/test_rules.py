@@ -172,6 +172,54 @@ def test_normalize_maps_positions_back_to_the_original() -> None:
     assert [original[n.original(i)] for i in range(len(n.text))] == list("A B C\u00a0D")
 
 
+def _normalized_by_hand(text: str) -> tuple[str, list[int]]:
+    """Each whitespace run but a single space made one space, with each kept character's
+    position in `text`: the definition, written the slow way."""
+    out: list[str] = []
+    where: list[int] = []
+    i = 0
+    while i < len(text):
+        j = i
+        while j < len(text) and text[j].isspace():
+            j += 1
+        if j > i and not (j - i == 1 and text[i] == " "):
+            out.append(" ")
+            where.append(i)  # a run's space stands at the run's first character
+            i = j
+            continue
+        out.append(fold(text[i]) if j == i else " ")
+        where.append(i)
+        i += 1
+    return "".join(out), where
+
+
+def test_normalize_agrees_with_its_definition_on_mixed_whitespace() -> None:
+    import random
+
+    rng = random.Random(11)
+    pieces = [
+        "Talks",
+        "ΟΔΟΣ",
+        "a",
+        ".",
+        " ",
+        " ",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "\u00a0",
+        "\u3000",
+        "\r\n",
+    ]
+    for _ in range(500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30)))
+        n = normalize(text)
+        expected, where = _normalized_by_hand(text)
+        assert n.text == expected, repr(text)
+        assert [n.original(i) for i in range(len(n.text))] == where, repr(text)
+
+
 # -- regexes -------------------------------------------------------------------------------------
 
 
@@ -411,6 +459,16 @@ def sentences(text: str) -> list[str]:
             ["Headline without stop", "First paragraph.", "Second one.", "Third\nparagraph wraps"],
         ),
         ("Talks with Mr.\nSmith ended.", ["Talks with Mr.\nSmith ended."]),
+        ("Talks with Mr. \t\nSmith ended.", ["Talks with Mr. \t\nSmith ended."]),
+        ("First line \t \nSecond line", ["First line", "Second line"]),
+        ("Ends here.  \n \n  Next one", ["Ends here.", "Next one"]),
+        ("It came from the U.S.\u00a0Then it left.", ["It came from the U.S.\u00a0Then it left."]),
+        (
+            # the word before a period is read back at most 40 characters
+            "x" * 45 + "Mr. Smith went. Yes.",
+            ["x" * 45 + "Mr.", "Smith went.", "Yes."],
+        ),
+        ("A pause … Then more.", ["A pause … Then more."]),
         ("  \n  ", []),
         ("", []),
     ],

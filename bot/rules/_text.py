@@ -40,9 +40,9 @@ def is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-# Runs that are not already a single space: two or more whitespace characters, or one that
-# is not a space (a tab, a line break). Single spaces, by far the most common, stay as they are.
-_WHITESPACE = re.compile(r"\s{2,}|[^\S ]")
+# Whitespace other than a plain space (a tab, a line break, a no-break space). A run to make one
+# space holds one of these or two spaces in a row; single spaces, by far the most common, stay.
+_ODD_SPACE = re.compile(r"[^\S ]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,34 @@ class Normalized:
         return position + (self.shifts[i - 1] if i else 0)
 
 
+def _whitespace_runs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each whole run of whitespace that is not a single plain space, in order.
+
+    Found from the runs' rare marks (an odd space character, two spaces in a row), so that the
+    text is searched at C speed rather than tried at every space.
+    """
+    marks = [m.start() for m in _ODD_SPACE.finditer(text)]
+    i = text.find("  ")
+    while i >= 0:
+        marks.append(i)
+        i = text.find("  ", i + 2)
+    marks.sort()
+    runs: list[tuple[int, int]] = []
+    n = len(text)
+    end = 0
+    for mark in marks:
+        if mark < end:
+            continue  # inside the run found last
+        start = mark
+        while start > end and text[start - 1].isspace():
+            start -= 1
+        end = mark + 1
+        while end < n and text[end].isspace():
+            end += 1
+        runs.append((start, end))
+    return runs
+
+
 def normalize(text: str) -> Normalized:
     folded = fold(text)
     pieces: list[str] = []
@@ -70,10 +98,7 @@ def normalize(text: str) -> Normalized:
     shifts: list[int] = []
     last = 0  # end of the previous whitespace run, in the original
     shift = 0
-    for m in _WHITESPACE.finditer(folded):
-        start, end = m.span()
-        if end - start == 1 and folded[start] == " ":
-            continue
+    for start, end in _whitespace_runs(folded):
         pieces.append(folded[last:start])
         pieces.append(" ")
         last = end
@@ -137,11 +162,11 @@ ABBREVIATIONS = frozenset(
 # These only before a number: "No. 10" goes on, "said No. Then" ends.
 NUMBER_ABBREVIATIONS = frozenset({"No", "Nos", "Vol", "Art", "Fig", "Para"})
 
-_TERMINAL = re.compile(r"[.!?…]+[\"'”’»)\]]*")
+# The closing punctuation, any closing quotes or brackets, and the spaces after them.
+_TERMINAL = re.compile(r"([.!?…]+)[\"'”’»)\]]*(\s*)")
 _OPENERS = "\"'“‘«([¿¡"
-_WORD_BEFORE = re.compile(r"[\w.]+$")
 _INITIALISM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # U.S, e.g (without the final period)
-_NEWLINE_RUN = re.compile(r"[^\S\n]*\n\s*")
+_NEWLINE_RUN = re.compile(r"\n\s*")  # searched for by its line break, not tried at every space
 
 
 def _ends_in_abbreviation(text: str, period: int, following: str) -> bool:
@@ -149,10 +174,13 @@ def _ends_in_abbreviation(text: str, period: int, following: str) -> bool:
 
     `following` is the first character after the spaces that follow the period.
     """
-    m = _WORD_BEFORE.search(text, max(0, period - 40), period)
-    if m is None:
-        return False
-    word = m.group().lstrip(".")
+    # The run of word characters and periods before it (at most 40), walked back by hand: a
+    # regex search tried from every position of that stretch costs several times more.
+    floor = max(0, period - 40)
+    start = period
+    while start > floor and (text[start - 1].isalnum() or text[start - 1] in "._"):
+        start -= 1
+    word = text[start:period].lstrip(".")
     if not word:
         return False
     if word in ABBREVIATIONS or _INITIALISM.fullmatch(word):
@@ -171,18 +199,16 @@ def _terminal_ends(text: str) -> list[int]:
     ends: list[int] = []
     n = len(text)
     for m in _TERMINAL.finditer(text):
-        punct = m.group().rstrip("\"'”’»)]")
-        end = m.end()
-        rest = end
-        while rest < n and text[rest].isspace():
-            rest += 1
+        punct = m.group(1)
+        end, rest = m.span(2)  # the sentence's end, and where the next one would start
+        if not (rest == n or (rest > end and _starts_sentence(text[rest]))):
+            continue
         if "!" not in punct and "?" not in punct:
             if punct != ".":
                 continue  # an ellipsis: a pause, not an end (unless a line or the text ends)
             if _ends_in_abbreviation(text, m.start(), text[rest] if rest < n else ""):
                 continue
-        if rest == n or (rest > end and _starts_sentence(text[rest])):
-            ends.append(end)
+        ends.append(end)
     return ends
 
 
@@ -196,6 +222,8 @@ def _line_ends(text: str) -> list[int]:
     n = len(text)
     for m in _NEWLINE_RUN.finditer(text):
         start, end = m.span()
+        while start > 0 and text[start - 1] != "\n" and text[start - 1].isspace():
+            start -= 1  # the spaces before the line break belong to the run
         if end >= n or start == 0:
             continue
         if m.group().count("\n") == 1:
