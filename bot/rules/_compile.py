@@ -174,17 +174,23 @@ class ArticleText:
         self.sentences: list[str] = ([title] if title else []) + [text[a:b] for a, b in spans]
         self._starts = [a for a, _ in spans]
         self.hits: dict[int, set[int]] = {}
+        # phrase id -> its units as a bit mask (bit k: unit k), for combining candidates cheaply
+        self.masks: dict[int, int] = {}
         # phrase id -> (unit, position) of each occurrence; title positions are the title's own
         self.places: dict[int, list[tuple[int, int]]] = {}
         if title:
             for phrase_id, position in scan.title:
                 self.hits.setdefault(phrase_id, set()).add(0)
+                self.masks[phrase_id] = self.masks.get(phrase_id, 0) | 1
                 self.places.setdefault(phrase_id, []).append((0, position))
         for phrase_id, position in scan.text:
             units = self.hits.setdefault(phrase_id, set())
+            mask = self.masks.get(phrase_id, 0)
             for unit in self.units_at(position):
                 units.add(unit)
+                mask |= 1 << unit
                 self.places.setdefault(phrase_id, []).append((unit, position))
+            self.masks[phrase_id] = mask
         self._regex_in: dict[tuple[int, int], bool] = {}
         self._regex_first: dict[int, int | None] = {}
         self._evidence: dict[int, str] = {}
@@ -242,8 +248,9 @@ class Node(ABC):
     def holds(self, article: ArticleText, sentence: int | None) -> bool: ...
 
     @abstractmethod
-    def candidates(self, article: ArticleText) -> set[int] | None:
-        """The sentences where this can hold, or None if it is not known from the hits alone."""
+    def candidates(self, article: ArticleText) -> int | None:
+        """The sentences where this can hold, as a bit mask (bit k: unit k), or None if it is
+        not known from the hits alone."""
 
     @abstractmethod
     def evidence(self, article: ArticleText) -> Iterator[int]:
@@ -265,8 +272,8 @@ class PhraseNode(Node):
         hits = article.hits.get(self.phrase_id)
         return bool(hits) if sentence is None else hits is not None and sentence in hits
 
-    def candidates(self, article: ArticleText) -> set[int] | None:
-        return article.hits.get(self.phrase_id, set())
+    def candidates(self, article: ArticleText) -> int | None:
+        return article.masks.get(self.phrase_id, 0)
 
     def evidence(self, article: ArticleText) -> Iterator[int]:
         hits = article.hits.get(self.phrase_id)
@@ -292,7 +299,7 @@ class RegexNode(Node):
             return article.regex_first(self) is not None
         return article.regex_in(self, sentence)
 
-    def candidates(self, article: ArticleText) -> set[int] | None:
+    def candidates(self, article: ArticleText) -> int | None:
         return None
 
     def evidence(self, article: ArticleText) -> Iterator[int]:
@@ -328,23 +335,25 @@ class ConditionNode(Node):
             return False
         return self.none_ is None or not any(t.holds(article, sentence) for t in self.none_)
 
-    def candidates(self, article: ArticleText) -> set[int] | None:
-        known: list[set[int]] = []
+    def candidates(self, article: ArticleText) -> int | None:
+        known: int | None = None  # None: nothing known yet
+        if self.all_ is not None:
+            for t in self.all_:
+                c = t.candidates(article)
+                if c is not None:
+                    known = c if known is None else known & c
+                    if not known:
+                        return 0  # one term of `all` holds nowhere: nor does the whole
         if self.any_ is not None:
-            union: set[int] = set()
+            union = 0
             for t in self.any_:
                 c = t.candidates(article)
                 if c is None:
                     break
                 union |= c
             else:
-                known.append(union)
-        if self.all_ is not None:
-            known.extend(c for c in (t.candidates(article) for t in self.all_) if c is not None)
-        if not known:
-            return None
-        known.sort(key=len)
-        return known[0].intersection(*known[1:])
+                known = union if known is None else known & union
+        return known
 
     def evidence(self, article: ArticleText) -> Iterator[int]:
         for group in (self.all_, self.any_):
@@ -370,6 +379,16 @@ class ConditionNode(Node):
         return f"ConditionNode(any={self.any_!r}, all={self.all_!r}, none={self.none_!r})"
 
 
+def _bits(mask: int) -> list[int]:
+    """The positions of the set bits of `mask`, lowest first."""
+    out: list[int] = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1)
+        mask ^= low
+    return out
+
+
 def _by_cost(terms: Sequence[Node] | None) -> tuple[Node, ...] | None:
     return None if terms is None else tuple(sorted(terms, key=lambda t: t.cost))
 
@@ -390,10 +409,11 @@ class EntityNode(Node):
                 return True
         return False
 
-    def candidates(self, article: ArticleText) -> set[int] | None:
-        out: set[int] = set()
+    def candidates(self, article: ArticleText) -> int | None:
+        out = 0
+        masks = article.masks
         for phrase_id in self.canonical:
-            out |= article.hits.get(phrase_id, set())
+            out |= masks.get(phrase_id, 0)
         return out
 
     def evidence(self, article: ArticleText) -> Iterator[int]:
@@ -516,7 +536,7 @@ class CompiledRule:
             return sorted(set(self.root.evidence(article)))
         candidates = self.root.candidates(article)
         order: Iterable[int] = (
-            range(len(article.sentences)) if candidates is None else sorted(candidates)
+            range(len(article.sentences)) if candidates is None else _bits(candidates)
         )
         return [s for s in order if self.root.holds(article, s)]
 
