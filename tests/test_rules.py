@@ -193,6 +193,13 @@ def _normalized_by_hand(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
+def test_every_space_but_the_plain_one_is_unprintable() -> None:
+    # normalize skips its search for odd spaces in text that str.isprintable() accepts
+    odd = [c for c in map(chr, range(0x110000)) if c.isspace() and c != " "]
+    assert len(odd) > 20
+    assert not any(c.isprintable() for c in odd)
+
+
 def test_normalize_agrees_with_its_definition_on_mixed_whitespace() -> None:
     import random
 

@@ -69,7 +69,9 @@ def _whitespace_runs(text: str) -> list[tuple[int, int]]:
     Found from the runs' rare marks (an odd space character, two spaces in a row), so that the
     text is searched at C speed rather than tried at every space.
     """
-    marks = [m.start() for m in _ODD_SPACE.finditer(text)]
+    # isprintable() is False for every whitespace character but the plain space (and for a
+    # few other rare ones): where it holds, there is no odd space to look for.
+    marks = [] if text.isprintable() else [m.start() for m in _ODD_SPACE.finditer(text)]
     i = text.find("  ")
     while i >= 0:
         marks.append(i)
