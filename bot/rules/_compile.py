@@ -327,6 +327,12 @@ class ConditionNode(Node):
         self.none_ = _by_cost(none_)
         groups = [g for g in (self.any_, self.all_, self.none_) if g]
         self.cost = 1 + max(t.cost for g in groups for t in g)
+        # An `any` of plain phrases, by far the most common, unites their masks in one loop.
+        self._any_phrases = (
+            tuple(t.phrase_id for t in self.any_)
+            if self.any_ and all(isinstance(t, PhraseNode) for t in self.any_)
+            else None
+        )
 
     def holds(self, article: ArticleText, sentence: int | None) -> bool:
         if self.all_ is not None and not all(t.holds(article, sentence) for t in self.all_):
@@ -344,7 +350,13 @@ class ConditionNode(Node):
                     known = c if known is None else known & c
                     if not known:
                         return 0  # one term of `all` holds nowhere: nor does the whole
-        if self.any_ is not None:
+        if self._any_phrases is not None:
+            masks = article.masks
+            union = 0
+            for phrase_id in self._any_phrases:
+                union |= masks.get(phrase_id, 0)
+            known = union if known is None else known & union
+        elif self.any_ is not None:
             union = 0
             for t in self.any_:
                 c = t.candidates(article)
