@@ -328,11 +328,8 @@ class ConditionNode(Node):
         groups = [g for g in (self.any_, self.all_, self.none_) if g]
         self.cost = 1 + max(t.cost for g in groups for t in g)
         # An `any` of plain phrases, by far the most common, unites their masks in one loop.
-        self._any_phrases = (
-            tuple(t.phrase_id for t in self.any_)
-            if self.any_ and all(isinstance(t, PhraseNode) for t in self.any_)
-            else None
-        )
+        phrases = [t.phrase_id for t in self.any_ or () if isinstance(t, PhraseNode)]
+        self._any_phrases = tuple(phrases) if self.any_ and len(phrases) == len(self.any_) else None
 
     def holds(self, article: ArticleText, sentence: int | None) -> bool:
         if self.all_ is not None and not all(t.holds(article, sentence) for t in self.all_):
