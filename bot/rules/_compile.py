@@ -94,13 +94,19 @@ class PhraseIndex:
         norm = normalize(text)
         s = norm.text
         n = len(s)
+        same = not norm.starts  # positions unchanged by normalizing: no mapping back
         for end, key in self._automaton.iter(s):
             start = end - key.length + 1
-            if key.word_start and start > 0 and is_word_char(s[start - 1]):
-                continue
-            if key.word_end and end + 1 < n and is_word_char(s[end + 1]):
-                continue
-            yield key.phrase_id, norm.original(start)
+            # is_word_char inlined: this loop runs for every raw hit of every article
+            if key.word_start and start > 0:
+                before = s[start - 1]
+                if before.isalnum() or before == "_":
+                    continue
+            if key.word_end and end + 1 < n:
+                after = s[end + 1]
+                if after.isalnum() or after == "_":
+                    continue
+            yield key.phrase_id, start if same else norm.original(start)
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
@@ -117,7 +123,7 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-_LINE = re.compile(r"[^\n]+")
+_LINE = re.compile(r"[^\n][^\n]*")  # not `[^\n]+`: see bot.rules._text._TERMINAL
 _WORD = re.compile(r"\S+")
 
 
@@ -183,14 +189,28 @@ class ArticleText:
                 self.hits.setdefault(phrase_id, set()).add(0)
                 self.masks[phrase_id] = self.masks.get(phrase_id, 0) | 1
                 self.places.setdefault(phrase_id, []).append((0, position))
-        for phrase_id, position in scan.text:
-            units = self.hits.setdefault(phrase_id, set())
-            mask = self.masks.get(phrase_id, 0)
-            for unit in self.units_at(position):
-                units.add(unit)
-                mask |= 1 << unit
-                self.places.setdefault(phrase_id, []).append((unit, position))
-            self.masks[phrase_id] = mask
+        if self._window or not self._starts:
+            for phrase_id, position in scan.text:
+                units = self.hits.setdefault(phrase_id, set())
+                mask = self.masks.get(phrase_id, 0)
+                for unit in self.units_at(position):
+                    units.add(unit)
+                    mask |= 1 << unit
+                    self.places.setdefault(phrase_id, []).append((unit, position))
+                self.masks[phrase_id] = mask
+        else:  # sentences or paragraphs: one unit per position, found inline (the hot loop)
+            hits, masks, places, starts = self.hits, self.masks, self.places, self._starts
+            for phrase_id, position in scan.text:
+                unit = self.base + max(0, bisect_right(starts, position) - 1)
+                found = hits.get(phrase_id)
+                if found is None:
+                    hits[phrase_id] = {unit}
+                    masks[phrase_id] = 1 << unit
+                    places[phrase_id] = [(unit, position)]
+                else:
+                    found.add(unit)
+                    masks[phrase_id] |= 1 << unit
+                    places[phrase_id].append((unit, position))
         self._regex_in: dict[tuple[int, int], bool] = {}
         self._regex_first: dict[int, int | None] = {}
         self._evidence: dict[int, str] = {}
