@@ -203,15 +203,15 @@ def _terminal_ends(text: str) -> list[int]:
     ends: list[int] = []
     n = len(text)
     for m in _TERMINAL.finditer(text):
-        punct = m.group(1)
         end, rest = m.span(2)  # the sentence's end, and where the next one would start
-        if not (rest == n or (rest > end and _starts_sentence(text[rest]))):
+        if rest < n and (rest == end or not _starts_sentence(text[rest])):
             continue
-        if "!" not in punct and "?" not in punct:
-            if punct != ".":
-                continue  # an ellipsis: a pause, not an end (unless a line or the text ends)
+        punct = m.group(1)
+        if punct == ".":
             if _ends_in_abbreviation(text, m.start(), text[rest] if rest < n else ""):
                 continue
+        elif "!" not in punct and "?" not in punct:
+            continue  # an ellipsis: a pause, not an end (unless a line or the text ends)
         ends.append(end)
     return ends
 
