@@ -280,9 +280,19 @@ class Node(ABC):
         """Phrase ids one of which must occur for this to hold; None if not known."""
         return None
 
+    # True when the phrase hits alone decide where this holds (no regex below it): then
+    # `mask` gives every unit where it holds, and no unit needs to be tried one by one.
+    phrases_only = False
+
+    def mask(self, article: ArticleText) -> int:
+        """The units where this holds, as a bit mask (bit k: unit k; bits past the last unit
+        may be set). Only for a node whose `phrases_only` is True."""
+        raise NotImplementedError(f"{type(self).__name__} is not decided by phrases alone")
+
 
 class PhraseNode(Node):
     cost = 0
+    phrases_only = True
 
     def __init__(self, phrase_id: int, phrase: str) -> None:
         self.phrase_id = phrase_id
@@ -294,6 +304,9 @@ class PhraseNode(Node):
 
     def candidates(self, article: ArticleText) -> int | None:
         return article.masks.get(self.phrase_id, 0)
+
+    def mask(self, article: ArticleText) -> int:
+        return article.masks.get(self.phrase_id, 0)  # the candidates are exact
 
     def evidence(self, article: ArticleText) -> Iterator[int]:
         hits = article.hits.get(self.phrase_id)
@@ -348,6 +361,7 @@ class ConditionNode(Node):
         groups = [g for g in (self.any_, self.all_, self.none_) if g]
         self.cost = 1 + max(t.cost for g in groups for t in g)
         # An `any` of plain phrases, by far the most common, unites their masks in one loop.
+        self.phrases_only = all(t.phrases_only for g in groups for t in g)
         phrases = [t.phrase_id for t in self.any_ or () if isinstance(t, PhraseNode)]
         self._any_phrases = tuple(phrases) if self.any_ and len(phrases) == len(self.any_) else None
 
@@ -383,6 +397,27 @@ class ConditionNode(Node):
             else:
                 known = union if known is None else known & union
         return known
+
+    def mask(self, article: ArticleText) -> int:
+        out = -1  # every unit
+        for t in self.all_ or ():
+            out &= t.mask(article)
+        if self._any_phrases is not None:
+            masks = article.masks
+            union = 0
+            for phrase_id in self._any_phrases:
+                union |= masks.get(phrase_id, 0)
+            out &= union
+        elif self.any_ is not None:
+            union = 0
+            for t in self.any_:
+                union |= t.mask(article)
+            out &= union
+        for t in self.none_ or ():
+            if not out:
+                break
+            out &= ~t.mask(article)
+        return out
 
     def evidence(self, article: ArticleText) -> Iterator[int]:
         for group in (self.all_, self.any_):
@@ -426,6 +461,7 @@ class EntityNode(Node):
     """Any name or alias of one gazetteer of the rule."""
 
     cost = 0
+    phrases_only = True
 
     def __init__(self, name: str, canonical: dict[int, str]) -> None:
         self.name = name
@@ -439,6 +475,9 @@ class EntityNode(Node):
         return False
 
     def candidates(self, article: ArticleText) -> int | None:
+        return self.mask(article)  # exactly where it holds
+
+    def mask(self, article: ArticleText) -> int:
         out = 0
         masks = article.masks
         for phrase_id in self.canonical:
@@ -563,6 +602,8 @@ class CompiledRule:
             if not self.root.holds(article, None):
                 return []
             return sorted(set(self.root.evidence(article)))
+        if self.root.phrases_only:
+            return _bits(self.root.mask(article) & ((1 << len(article.sentences)) - 1))
         candidates = self.root.candidates(article)
         order: Iterable[int] = (
             range(len(article.sentences)) if candidates is None else _bits(candidates)
