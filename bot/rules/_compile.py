@@ -360,8 +360,8 @@ class ConditionNode(Node):
         self.none_ = _by_cost(none_)
         groups = [g for g in (self.any_, self.all_, self.none_) if g]
         self.cost = 1 + max(t.cost for g in groups for t in g)
-        # An `any` of plain phrases, by far the most common, unites their masks in one loop.
         self.phrases_only = all(t.phrases_only for g in groups for t in g)
+        # An `any` of plain phrases, by far the most common, unites their masks in one loop.
         phrases = [t.phrase_id for t in self.any_ or () if isinstance(t, PhraseNode)]
         self._any_phrases = tuple(phrases) if self.any_ and len(phrases) == len(self.any_) else None
 
@@ -382,10 +382,7 @@ class ConditionNode(Node):
                     if not known:
                         return 0  # one term of `all` holds nowhere: nor does the whole
         if self._any_phrases is not None:
-            masks = article.masks
-            union = 0
-            for phrase_id in self._any_phrases:
-                union |= masks.get(phrase_id, 0)
+            union = self._phrase_union(article, self._any_phrases)
             known = union if known is None else known & union
         elif self.any_ is not None:
             union = 0
@@ -398,16 +395,20 @@ class ConditionNode(Node):
                 known = union if known is None else known & union
         return known
 
+    @staticmethod
+    def _phrase_union(article: ArticleText, phrase_ids: tuple[int, ...]) -> int:
+        masks = article.masks
+        union = 0
+        for phrase_id in phrase_ids:
+            union |= masks.get(phrase_id, 0)
+        return union
+
     def mask(self, article: ArticleText) -> int:
         out = -1  # every unit
         for t in self.all_ or ():
             out &= t.mask(article)
         if self._any_phrases is not None:
-            masks = article.masks
-            union = 0
-            for phrase_id in self._any_phrases:
-                union |= masks.get(phrase_id, 0)
-            out &= union
+            out &= self._phrase_union(article, self._any_phrases)
         elif self.any_ is not None:
             union = 0
             for t in self.any_:
