@@ -274,8 +274,13 @@ def test_phrase_only_rules_hold_in_exactly_the_units_tried_one_by_one(scope: Any
 
 
 def test_a_rule_with_a_regex_is_tried_unit_by_unit() -> None:
+    from bot.rules._compile import ArticleText
+
     ruleset = RuleSet.compile([rule({"all": ["plan", {"regex": r"\d+-point"}]})])
-    assert not ruleset.rules[0].root.phrases_only
+    root = ruleset.rules[0].root
+    assert not root.phrases_only
+    view = ArticleText("", "A plan. A 28-point plan.", ruleset._phrases)
+    assert root.mask(view) == 0b10  # the general mask tries each unit: only the second holds
     assert evidence({"all": ["plan", {"regex": r"\d+-point"}]}, "A plan. A 28-point plan.") == (
         "A 28-point plan.",
     )

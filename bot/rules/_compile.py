@@ -281,13 +281,17 @@ class Node(ABC):
         return None
 
     # True when the phrase hits alone decide where this holds (no regex below it): then
-    # `mask` gives every unit where it holds, and no unit needs to be tried one by one.
+    # `mask` is computed from the hits, and no unit needs to be tried one by one.
     phrases_only = False
 
     def mask(self, article: ArticleText) -> int:
         """The units where this holds, as a bit mask (bit k: unit k; bits past the last unit
-        may be set). Only for a node whose `phrases_only` is True."""
-        raise NotImplementedError(f"{type(self).__name__} is not decided by phrases alone")
+        may be set). This default tries every unit; phrase nodes read it off their hits."""
+        out = 0
+        for unit in range(len(article.sentences)):
+            if self.holds(article, unit):
+                out |= 1 << unit
+        return out
 
 
 class PhraseNode(Node):
