@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import importlib
 import ipaddress
 import re
@@ -196,6 +197,17 @@ async def system_resolver(host: str, port: int) -> list[str]:
         if address not in addresses:
             addresses.append(address)
     return addresses
+
+
+@functools.lru_cache(maxsize=8192)
+def _parsed(url: str) -> httpx.URL:
+    """`httpx.URL(url)`, remembered for the next poll of the same feed.
+
+    Parsing costs about 10 µs (httpx percent-encodes each part through regexes), a
+    noticeable share of a 304 poll; URLs are immutable, so one object serves every poll.
+    Invalid URLs raise each time and are not kept. 8,192 entries take about 5 MB.
+    """
+    return httpx.URL(url)
 
 
 def _shown(url: httpx.URL, *, redact_path: bool = False) -> str:
@@ -463,7 +475,7 @@ class Http:
 
     def _parse(self, url: str, *, redact_path: bool) -> httpx.URL:
         try:
-            parsed = httpx.URL(url)
+            parsed = _parsed(url)
         except httpx.InvalidURL as exc:
             raise BlockedURL(f"invalid URL: {exc}") from None
         self._check_scheme(parsed, redact_path=redact_path)

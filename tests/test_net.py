@@ -339,6 +339,27 @@ async def test_allow_listed_address_is_reachable(
     assert server.paths() == ["/page"]
 
 
+async def test_a_url_fetched_again_is_vetted_and_sent_afresh(
+    make_http: Callable[..., Http], server: Loopback
+) -> None:
+    """Parsed URLs are remembered between polls; what each client does with one is not."""
+    url = server.url("/page?q=1").replace("http://", "http://reader:secret@")
+    allowed = make_http(allow=("127.0.0.1",))
+    for _ in range(2):
+        response = await allowed.get(url)
+        assert (response.status, response.url) == (200, url)
+    assert server.paths() == ["/page?q=1", "/page?q=1"]
+    assert [s.headers.get("authorization") for s in server.seen] == [
+        "Basic cmVhZGVyOnNlY3JldA=="
+    ] * 2
+    with pytest.raises(BlockedURL, match="loopback"):
+        await make_http().get(url)  # the same URL, a client that does not allow loopback
+    assert len(server.seen) == 2
+    for _ in range(2):
+        with pytest.raises(BlockedURL, match="invalid URL"):
+            await allowed.get("http://0177.0.0.1:80/")
+
+
 async def test_allow_listed_network_covers_a_resolved_name(
     make_http: Callable[..., Http], server: Loopback
 ) -> None:
