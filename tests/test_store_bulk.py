@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Boolean, String, bindparam, select, type_coerce, update
@@ -22,7 +23,16 @@ DATETIMES = [
 ]
 
 
-@pytest.mark.parametrize("value", DATETIMES, ids=["whole-second", "micros", "kyiv"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        *DATETIMES,
+        datetime(2025, 11, 26, 12, 0, 1, tzinfo=ZoneInfo("UTC")),  # UTC, but not `UTC` itself
+        datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=UTC),  # a short year is still padded to four
+        datetime(5, 1, 2, 3, 4, 5, 6, tzinfo=KYIV),  # ... and converts across a day
+    ],
+    ids=["whole-second", "micros", "kyiv", "zoneinfo-utc", "year-5", "year-5-kyiv"],
+)
 def test_datetimes_reach_the_driver_as_sqlalchemy_sends_them(store: Store, value: datetime) -> None:
     dialect = store.engine.dialect
     process = feeds.c.next_poll_at.type.dialect_impl(dialect).bind_processor(dialect)
