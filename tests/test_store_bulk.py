@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Boolean, String, bindparam, select, type_coerce, update
+from sqlalchemy import Boolean, String, bindparam, delete, select, type_coerce, update
 
 from bot.store import Store
 from bot.store._bulk import Bulk, driver_value
@@ -53,6 +53,16 @@ def test_booleans_and_plain_values_reach_the_driver_as_sqlalchemy_sends_them(sto
 def test_a_naive_datetime_is_refused_as_the_column_type_refuses_it(store: Store) -> None:
     with pytest.raises(ValueError, match="naive datetime"):
         driver_value(datetime(2025, 11, 26, 12, 0), store.engine.dialect)
+
+
+def test_a_statement_of_one_parameter_gets_each_row_value(store: Store) -> None:
+    ids = store.sync_feeds([(f"f{i}", f"https://{i}.example/rss") for i in range(3)], T0)
+    bulk = Bulk(
+        delete(feeds).where(feeds.c.id == bindparam("b_id")), ["b_id"], store.engine.dialect
+    )
+    with store.engine.begin() as conn:
+        bulk.run(conn, [{"b_id": ids["f0"]}, {"b_id": ids["f2"]}])
+    assert [row.name for row in store.list_feeds()] == ["f1"]
 
 
 def test_a_statement_needing_a_parameter_not_given_is_refused(store: Store) -> None:
