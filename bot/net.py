@@ -205,7 +205,8 @@ def _parsed(url: str) -> httpx.URL:
 
     Parsing costs about 10 µs (httpx percent-encodes each part through regexes), a
     noticeable share of a 304 poll; URLs are immutable, so one object serves every poll.
-    Invalid URLs raise each time and are not kept. 8,192 entries take about 5 MB.
+    Invalid URLs raise each time and are not kept. A parsed URL takes about 430 bytes, so
+    8,192 entries with their keys stay under about 5 MB.
     """
     return httpx.URL(url)
 
