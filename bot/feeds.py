@@ -14,6 +14,7 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
+import feedparser.api
 from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 
@@ -25,6 +26,13 @@ SUMMARY_CHARS = 2000
 # What the entities a feed declares for itself may add to it once expanded.
 MAX_ENTITY_EXPANSION = 1024 * 1024
 _JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+
+# feedparser asks for libxml2's SAX driver before the standard library's expat on every
+# parse. Where those bindings are absent (almost everywhere) that is a failed import each
+# time: a search of sys.path under the import lock, about 40 µs a feed, and worse when
+# threads parse at once. Where they are present, feeds would be read by another parser with
+# other limits than the expat that `entity_expansion` below is written for. Expat it is.
+feedparser.api.PREFERRED_XML_PARSERS = []
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+import types
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -234,6 +236,26 @@ def test_body_that_is_a_file_path_is_never_opened(tmp_path: Path) -> None:
     elsewhere.write_bytes(RSS2)
     with pytest.raises(PermanentError, match="not a feed"):
         parse_feed("world", str(elsewhere).encode(), url=FEED_URL)
+
+
+def test_feeds_are_read_by_expat_even_where_libxml2_bindings_are_installed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """feedparser asks for the libxml2 SAX driver first; a machine that has it must not read
+    feeds with another parser than the one the entity guard is written for."""
+    asked: list[str] = []
+    driver = types.ModuleType("drv_libxml2")
+
+    def create_parser() -> object:
+        asked.append("drv_libxml2")
+        raise AssertionError("libxml2's SAX driver was used")
+
+    driver.create_parser = create_parser  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "drv_libxml2", driver)
+    items, warning = parse_feed("world", RSS2, url=FEED_URL, content_type="application/rss+xml")
+    assert asked == []
+    assert warning == ""
+    assert items[0].title == "Envoy arrives in Kyiv"
 
 
 # -- polling against a loopback server -----------------------------------------------------------
