@@ -243,6 +243,12 @@ PROFILES = REPO / "bench" / "profiles"
 def py_spy(name: str, pid: int | None = None, rate: int = 250) -> Iterator[Path | None]:
     """Sample process `pid` (default: this one), every thread, with py-spy while the block runs.
 
+    Only the thread holding the interpreter lock is sampled (`--gil`): the bot's event loop and
+    its store thread take turns on it, and without `--gil` a thread waiting for the lock is
+    counted as busy on the line where it waits. Calls that run without the lock (SQLite's own
+    work, socket calls, the extraction processes) are not in these profiles; the benchmarks'
+    CPU-time columns count them.
+
     Writes collapsed stacks to bench/profiles/NAME.txt and a digest to NAME.summary.txt;
     yields None (and profiles nothing) when py-spy is not installed.
     """
@@ -264,6 +270,7 @@ def py_spy(name: str, pid: int | None = None, rate: int = 250) -> Iterator[Path 
             "--format",
             "raw",
             "--nonblocking",
+            "--gil",
             "-o",
             str(out),
         ],
@@ -303,7 +310,7 @@ def summarize_profile(path: Path, top: int = 25) -> str:
             inclusive[frame] = inclusive.get(frame, 0) + n
         if frames:
             own[frames[-1]] = own.get(frames[-1], 0) + n
-    lines = [f"{total} samples (all threads)", "", "inclusive:"]
+    lines = [f"{total} samples (of the thread holding the interpreter lock)", "", "inclusive:"]
     for frame, n in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"{100 * n / max(total, 1):5.1f}%  {frame}")
     lines += ["", "own (leaf):"]
