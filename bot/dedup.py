@@ -67,7 +67,11 @@ def normalize_text(text: str) -> str:
 
 def content_hash(text: str) -> str:
     """sha256 of the normalized text."""
-    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+    return _digest(normalize_text(text))
+
+
+def _digest(normalized: str) -> str:
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 # -- near-duplicates: MinHash over word shingles, LSH bands -----------------------------------
@@ -121,7 +125,11 @@ class Signature:
 
 def shingles(text: str) -> set[str]:
     """The word SHINGLE_WORDS-grams of the normalized text (the whole text when shorter)."""
-    words = normalize_text(text).split()
+    return _shingles_of(normalize_text(text))
+
+
+def _shingles_of(normalized: str) -> set[str]:
+    words = normalized.split()
     if len(words) <= SHINGLE_WORDS:
         return {" ".join(words)} if words else set()
     return {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
@@ -129,7 +137,16 @@ def shingles(text: str) -> set[str]:
 
 def signature(text: str) -> Signature:
     """The MinHash signature of `text`'s shingles; the same in every process (fixed seed)."""
-    grams = shingles(text)
+    return _signature_of(_shingles_of(normalize_text(text)))
+
+
+def hash_and_signature(text: str) -> tuple[str, Signature]:
+    """`content_hash(text)` and `signature(text)`, normalizing the text once for both."""
+    normalized = normalize_text(text)
+    return _digest(normalized), _signature_of(_shingles_of(normalized))
+
+
+def _signature_of(grams: set[str]) -> Signature:
     if not grams:
         return Signature(b"")
     # Imported here: datasketch pulls in scipy, which only the signing workers need.

@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot.dedup import Signature, StoryFeatures, signature, story_features
+from bot.dedup import Signature, StoryFeatures, hash_and_signature, signature, story_features
 from bot.errors import PermanentError, TransientError
 from bot.models import Extracted
 
@@ -111,6 +111,7 @@ class Processed:
     extracted: Extracted
     signature: Signature
     features: StoryFeatures
+    content_hash: str  # bot.dedup.content_hash of the text
 
 
 def process_page(html: bytes, url: str, title: str) -> Processed | None:
@@ -121,8 +122,9 @@ def process_page(html: bytes, url: str, title: str) -> Processed | None:
     extracted = extract_html(html, url)
     if extracted is None or len(extracted.text.split()) < MIN_WORDS:
         return None
-    sig, features = _fingerprint(title or extracted.title, extracted.text)
-    return Processed(extracted, sig, features)
+    digest, sig = hash_and_signature(extracted.text)
+    features = story_features(title or extracted.title, extracted.text)
+    return Processed(extracted, sig, features, digest)
 
 
 def _fingerprint(title: str, text: str) -> tuple[Signature, StoryFeatures]:

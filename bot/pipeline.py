@@ -290,7 +290,8 @@ class Pipeline:
             text=text,
             published=item.published,
             fetched_at=self.now(),
-            content_hash=content_hash(text),
+            # Hashed in the extraction worker, with the normalized text it signs.
+            content_hash=page.processed.content_hash if page.processed else content_hash(text),
             extraction="page" if ex else "summary",
             guid=item.guid,
             author=ex.author if ex else "",
@@ -307,13 +308,11 @@ class Pipeline:
             sig, features = page.processed.signature, page.processed.features
         else:  # the feed's summary stands in for the page
             sig, features = await self.extractor.fingerprint(article.title, article.text)
-        duplicate_of = await self.store.call(self.store.original_by_hash, article.content_hash)
-        if duplicate_of is not None:
-            self.metrics.duplicate("hash")
-        else:
-            duplicate_of = await self.store.call(self.store.near_duplicate_of, sig)
-            if duplicate_of is not None:
-                self.metrics.duplicate("near")
+        original = await self.store.call(self.store.original_of, article.content_hash, sig)
+        duplicate_of = None
+        if original is not None:
+            duplicate_of, how = original
+            self.metrics.duplicate(how)
         in_backfill = article.published is not None and now - article.published <= feed.backfill
         found: list[Match] = []
         if duplicate_of is None and (not baseline or in_backfill):

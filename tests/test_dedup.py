@@ -67,3 +67,18 @@ def test_layout_case_and_punctuation_do_not_change_the_text_hash() -> None:
 
 def test_a_changed_word_changes_the_text_hash() -> None:
     assert content_hash("Talks in Geneva on Sunday.") != content_hash("Talks in Geneva on Monday.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Putin met Witkoff in Moscow.\n\nThe talks lasted five hours.",
+        "ＫＹＩＶ — Зеленський і Віткофф: «мирний план» (28 пунктів)…",
+        "Two words",
+        "",
+    ],
+)
+def test_the_workers_hash_and_signature_in_one_pass_are_the_separate_ones(text: str) -> None:
+    from bot.dedup import hash_and_signature, signature
+
+    assert hash_and_signature(text) == (content_hash(text), signature(text))

@@ -122,11 +122,12 @@ def test_a_page_that_declares_no_language_has_none() -> None:
 async def test_processing_a_page_gives_its_text_with_the_signature_and_story_features_of_it(
     extractor: Extractor,
 ) -> None:
-    from bot.dedup import signature, story_features
+    from bot.dedup import content_hash, signature, story_features
 
     done = await extractor.process(news_page(), URL, "Feed title of the item")
     assert done.extracted.text == (await extractor.extract(news_page(), URL)).text
     assert done.signature == signature(done.extracted.text)
+    assert done.content_hash == content_hash(done.extracted.text)
     assert done.features == story_features("Feed title of the item", done.extracted.text)
     untitled = await extractor.process(news_page(), URL, "")
     assert untitled.features == story_features(HEADLINE, done.extracted.text)

@@ -179,6 +179,18 @@ def test_a_lightly_edited_copy_is_found_as_a_near_duplicate_of_the_original(
     assert store.near_duplicate_of(signature(OTHER)) is None
 
 
+def test_the_pipelines_one_lookup_says_which_kind_of_copy_an_article_is(store: Store) -> None:
+    original = put(store, "https://wire.example/a", WIRE)
+    store.add_signature(None, original, signature(WIRE))
+    relaid = WIRE.replace(".", " .").upper()  # the same words in another layout
+    copy = perturb(WIRE, random.Random(1))
+    assert store.original_of(content_hash(relaid), signature(relaid)) == (original, "hash")
+    assert store.original_of(content_hash(copy), signature(copy)) == (original, "near")
+    assert store.original_of(content_hash(OTHER), signature(OTHER)) is None
+    # The text's hash is asked first: an exact copy is not reported as a near one.
+    assert store.original_of(content_hash(WIRE), signature(WIRE)) == (original, "hash")
+
+
 def test_a_copy_of_a_copy_points_to_the_original(store: Store) -> None:
     original = put(store, "https://wire.example/a", WIRE)
     store.add_signature(None, original, signature(WIRE))

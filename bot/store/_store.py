@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -109,6 +109,19 @@ class NewAlert:
     targets: tuple[str, ...]
     payload: dict[str, Any]
     not_before: Mapping[str, datetime] = field(default_factory=dict)  # per target: digests
+
+
+Duplicate = Literal["hash", "near"]
+
+
+def _by_hash(conn: Connection, content_hash: str) -> int | None:
+    found = conn.scalar(
+        select(articles.c.id)
+        .where(articles.c.content_hash == content_hash, articles.c.duplicate_of.is_(None))
+        .order_by(articles.c.id)
+        .limit(1)
+    )
+    return None if found is None else int(found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -510,12 +523,18 @@ class Store(MaintenanceQueries, DedupQueries):
     def original_by_hash(self, content_hash: str) -> int | None:
         """The first stored article with this normalized-text hash, if any."""
         with self._read() as conn:
-            return conn.scalar(
-                select(articles.c.id)
-                .where(articles.c.content_hash == content_hash, articles.c.duplicate_of.is_(None))
-                .order_by(articles.c.id)
-                .limit(1)
-            )
+            return _by_hash(conn, content_hash)
+
+    def original_of(self, content_hash: str, sig: Signature) -> tuple[int, Duplicate] | None:
+        """The stored original an article duplicates and how it was found, or None: first
+        the same normalized text (`original_by_hash`), then a near-duplicate
+        (`near_duplicate_of`), in one read."""
+        with self._read() as conn:
+            found = _by_hash(conn, content_hash)
+            if found is not None:
+                return found, "hash"
+            found = self.near_duplicate_of(sig, conn=conn)
+            return None if found is None else (found, "near")
 
     def store_article(
         self,
