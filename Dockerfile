@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BOT_HTTP_PORT=8080
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 RUN pip install . \
  && useradd --create-home --uid 10001 bot \
