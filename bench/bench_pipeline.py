@@ -442,20 +442,29 @@ extractors) makes the extraction itself cheaper, but the bot also reads the page
 (title, site name, declared author), its language, the MinHash signature of the text and its
 story features (the worker call's time beyond trafilatura's, above; cheaper signing and
 story features took 13% off the whole call on seeds pages on 2026-12-06). In the bot's process the
-store is the largest part: a py-spy profile of the aeb run (`--profile`, 2026-12-04) has about
-60% of the process's samples in the store thread, 38% in `DedupQueries.assign_story` alone
-(story clustering: the article's terms counted into the corpus statistics, the candidate
-stories found through the `story_terms` index, and a new story's ~300 terms written into that
-index, each a B-tree insert), SQLite's own execution about 21% and its commits 11%. Storing one
-new real article costs about 7 ms there (`store_article`, measured outside the pipeline);
-writing 16 articles per transaction instead of one saved about 15% of it in a trial (group
-commit as the poll records have it; not done yet: a few percent end to end). On seeds, small
+store is the largest part. A py-spy profile of the aeb run, which samples whichever thread
+holds the interpreter lock (`--profile`, 2026-12-07), has 68% of its samples in the store
+thread, 51% in `DedupQueries.assign_story` alone (story clustering: the article's terms
+counted into the corpus statistics, the candidate stories found through the `story_terms`
+index, and a new story's ~400 term rows written into that index, each a B-tree insert), 12%
+in encoding the term lists that the SQL unpacks as JSON; the event loop has 13%. SQLite's own
+work runs without that lock and is not in the profile: timed outside the pipeline (2026-12-07),
+`store_article` with the duplicate lookups takes about 8.6 ms per new aeb article, of which
+about 2 ms in SQLite's statements (16 an article) and 2 ms in its commits, which write some
+180 pages of term index and statistics each. Writing 16 articles per transaction instead of
+one saved about 15% of the store's time in a trial (group commit as the poll records have it;
+not done yet: a few percent end to end). On seeds, small
 pages, the bound's worker does little per page and the bot's per-article costs, the same as on
 real pages, dominate; the pipeline's shape adds to it there: each feed's pages are extracted
 before the first is stored, at most 8 pages are in flight (`page_concurrency`), and the one
-SQLite store thread serialises every write. A py-spy profile of the seeds run (2026-12-06)
-has 45% of the process's samples in the store thread, 20% in `assign_story` (7 of those 20
-points are copies joining their original's story) and 13% in SQLite's own execution."""
+SQLite store thread serialises every write. A profile of the seeds run (2026-12-07) has 50%
+of its samples in the store thread: 21% in `assign_story` (6 of those 21 points are copies
+joining their original's story) and 14% in the duplicate lookups (many copies share LSH bands,
+and each candidate's signature is compared); 19% on the event loop and 11% in the process
+pool's thread that hands pages to the workers and takes their results back. The text's hash
+is made in the worker, from the normalized text it signs (before 2026-12-07 the event loop
+normalized each text a second time for it: 7% of this profile, about 8% of seeds
+throughput)."""
 
 
 def main(argv: list[str] | None = None) -> None:
