@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bot.dedup import Signature, StoryFeatures, hash_and_signature, signature, story_features
+from bot.dedup import Signature, StoryFeatures, hash_and_signature, story_features
 from bot.errors import PermanentError, TransientError
 from bot.models import Extracted
 
@@ -122,13 +122,13 @@ def process_page(html: bytes, url: str, title: str) -> Processed | None:
     extracted = extract_html(html, url)
     if extracted is None or len(extracted.text.split()) < MIN_WORDS:
         return None
-    digest, sig = hash_and_signature(extracted.text)
-    features = story_features(title or extracted.title, extracted.text)
+    sig, features, digest = _fingerprint(title or extracted.title, extracted.text)
     return Processed(extracted, sig, features, digest)
 
 
-def _fingerprint(title: str, text: str) -> tuple[Signature, StoryFeatures]:
-    return signature(text), story_features(title, text)
+def _fingerprint(title: str, text: str) -> tuple[Signature, StoryFeatures, str]:
+    digest, sig = hash_and_signature(text)
+    return sig, story_features(title, text), digest
 
 
 def _exit_with(bot_pid: int) -> None:
@@ -223,8 +223,9 @@ class Extractor:
                 process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
-    async def fingerprint(self, title: str, text: str) -> tuple[Signature, StoryFeatures]:
-        """The MinHash signature and story features of a text, computed in the pool."""
+    async def fingerprint(self, title: str, text: str) -> tuple[Signature, StoryFeatures, str]:
+        """The MinHash signature, story features and content hash of a text, computed in the
+        pool."""
         loop = asyncio.get_running_loop()
         pool = self._ensure_pool()
         try:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.dedup import canonical_url, content_hash
+from bot.dedup import canonical_url
 from bot.errors import BotError
 from bot.extract import Extractor, Processed
 from bot.feeds import FeedValidators, PollResult, backoff_delay, poll_feed
@@ -59,6 +59,11 @@ class _Fetched:
     processed: Processed | None
     final_url: str
     error: str | None
+
+
+def _summary_text(item: FeedItem) -> str:
+    """What stands in for the page's text when it could not be had."""
+    return item.summary or item.title
 
 
 class Pipeline:
@@ -278,20 +283,18 @@ class Pipeline:
                 return _Fetched(item, canonical, None, item.url, str(exc))
         return _Fetched(item, canonical, processed, response.url, None)
 
-    def _article(self, feed: FeedSpec, page: _Fetched) -> Article:
+    def _article(self, feed: FeedSpec, page: _Fetched, digest: str) -> Article:
         item = page.item
         ex = page.processed.extracted if page.processed else None
-        text = ex.text if ex else (item.summary or item.title)
         return Article(
             url=item.url,
             canonical_url=page.canonical,
             feed=feed.name,
             title=item.title or (ex.title if ex else ""),
-            text=text,
+            text=ex.text if ex else _summary_text(item),
             published=item.published,
             fetched_at=self.now(),
-            # Hashed in the extraction worker, with the normalized text it signs.
-            content_hash=page.processed.content_hash if page.processed else content_hash(text),
+            content_hash=digest,
             extraction="page" if ex else "summary",
             guid=item.guid,
             author=ex.author if ex else "",
@@ -302,12 +305,16 @@ class Pipeline:
     async def _store_one(
         self, feed: FeedSpec, feed_id: int, page: _Fetched, baseline: bool
     ) -> int | None:
-        article = self._article(feed, page)
-        now = self.now()
+        # The text is hashed and signed in an extraction worker, normalized once for both.
         if page.processed is not None:
-            sig, features = page.processed.signature, page.processed.features
+            done = page.processed
+            sig, features, digest = done.signature, done.features, done.content_hash
         else:  # the feed's summary stands in for the page
-            sig, features = await self.extractor.fingerprint(article.title, article.text)
+            sig, features, digest = await self.extractor.fingerprint(
+                page.item.title, _summary_text(page.item)
+            )
+        article = self._article(feed, page, digest)
+        now = self.now()
         original = await self.store.call(self.store.original_of, article.content_hash, sig)
         duplicate_of = None
         if original is not None:

@@ -11,6 +11,7 @@ import pytest
 
 from bot.app import Bot
 from bot.config import Settings, load_config
+from bot.dedup import content_hash
 from bot.net import NetSettings
 from bot.replay import TEMPLATE_PHRASES, AlertReceiver, ReplayClock, ReplayServer, load_corpus
 from tests.helpers import write_rules
@@ -77,6 +78,7 @@ async def test_every_seed_article_is_stored_with_its_page_text_and_no_template(r
     for article in rig.server.articles:
         row = stored[rig.server.page_url(article.id)]
         assert row["extraction"] == "page"
+        assert row["content_hash"] == content_hash(row["text"])
         got = set(words(row["text"]))
         want = words(article.text)
         kept = sum(1 for w in want if w in got) / len(want)
@@ -179,6 +181,7 @@ async def test_a_page_that_cannot_be_fetched_falls_back_to_the_feed_summary(rig:
     [row] = rig.bot.store.list_articles()
     assert row["extraction"] == "summary"
     assert row["text"] and row["text"] in article.text.replace("\n", " ")
+    assert row["content_hash"] == content_hash(row["text"])  # the summary's, not the page's
 
 
 async def test_with_an_llm_endpoint_alerts_carry_its_summary_and_a_failure_keeps_ours(
