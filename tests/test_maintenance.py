@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.dedup import content_hash
+from bot.dedup import Signature, content_hash
 from bot.models import Article, Match
 from bot.store import NewAlert, Store, new_id
 
@@ -69,7 +69,8 @@ def test_old_article_text_is_dropped_and_what_dedup_and_triggers_need_stays(stor
     for kept in ("title", "url", "canonical_url", "content_hash", "published_at", "extraction"):
         assert old[kept] == before[kept], kept
     assert len(store.matches_for([old_id])) == 1
-    assert store.original_by_hash(before["content_hash"]) == old_id  # dedup still finds it
+    # dedup still finds it
+    assert store.original_of(before["content_hash"], Signature(b"")) == (old_id, "hash")
     assert store.known_urls([before["canonical_url"]]) == {before["canonical_url"]}
     assert store.drop_old_text(T0 + timedelta(days=10)) == 0  # idempotent
 

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
+from bot.dedup import Signature
 from bot.models import Article, Match
 from bot.store import MIGRATIONS, NewAlert, Store, migrate, new_id
 
 T0 = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
+NO_SIGNATURE = Signature(b"")  # a text without words: only its hash can find an original
 
 
 def make_article(url: str = "https://news.example/a", text_: str = "Body.") -> Article:
@@ -176,7 +178,7 @@ def test_the_same_canonical_url_is_stored_once_and_the_loser_writes_nothing(stor
     }
 
 
-def test_original_by_hash_finds_the_first_non_duplicate(store: Store) -> None:
+def test_the_text_hash_finds_the_first_non_duplicate(store: Store) -> None:
     a = store.store_article(
         make_article("https://x.example/1"),
         feed_id=None,
@@ -192,8 +194,8 @@ def test_original_by_hash_finds_the_first_non_duplicate(store: Store) -> None:
         now=T0,
     )
     assert a is not None
-    assert store.original_by_hash("h-Body.") == a.id
-    assert store.original_by_hash("h-none") is None
+    assert store.original_of("h-Body.", NO_SIGNATURE) == (a.id, "hash")
+    assert store.original_of("h-none", NO_SIGNATURE) is None
 
 
 def test_outbox_claims_are_leased_and_finished_states_stick(store: Store) -> None:

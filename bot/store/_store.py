@@ -114,16 +114,6 @@ class NewAlert:
 Duplicate = Literal["hash", "near"]
 
 
-def _by_hash(conn: Connection, content_hash: str) -> int | None:
-    found = conn.scalar(
-        select(articles.c.id)
-        .where(articles.c.content_hash == content_hash, articles.c.duplicate_of.is_(None))
-        .order_by(articles.c.id)
-        .limit(1)
-    )
-    return None if found is None else int(found)
-
-
 @dataclass(frozen=True, slots=True)
 class StoredArticle:
     """An article just stored: its id, the alerts written, the matches held back and why."""
@@ -520,21 +510,21 @@ class Store(MaintenanceQueries, DedupQueries):
                 )
             )
 
-    def original_by_hash(self, content_hash: str) -> int | None:
-        """The first stored article with this normalized-text hash, if any."""
-        with self._read() as conn:
-            return _by_hash(conn, content_hash)
-
     def original_of(self, content_hash: str, sig: Signature) -> tuple[int, Duplicate] | None:
-        """The stored original an article duplicates and how it was found, or None: first
-        the same normalized text (`original_by_hash`), then a near-duplicate
-        (`near_duplicate_of`), in one read."""
+        """The stored original an article duplicates and how it was found, or None, in one
+        read: first the oldest original with the same normalized-text hash, then a
+        near-duplicate of `sig` (`near_duplicate_of`; an empty signature has none)."""
         with self._read() as conn:
-            found = _by_hash(conn, content_hash)
-            if found is not None:
-                return found, "hash"
-            found = self.near_duplicate_of(sig, conn=conn)
-            return None if found is None else (found, "near")
+            same_text = conn.scalar(
+                select(articles.c.id)
+                .where(articles.c.content_hash == content_hash, articles.c.duplicate_of.is_(None))
+                .order_by(articles.c.id)
+                .limit(1)
+            )
+            if same_text is not None:
+                return int(same_text), "hash"
+            near = self.near_duplicate_of(sig, conn=conn)
+            return None if near is None else (near, "near")
 
     def store_article(
         self,
