@@ -450,10 +450,11 @@ index, and a new story's ~400 term rows written into that index, each a B-tree i
 in encoding the term lists that the SQL unpacks as JSON; the event loop has 13%. SQLite's own
 work runs without that lock and is not in the profile: timed outside the pipeline (2026-12-07),
 `store_article` with the duplicate lookups takes about 8.6 ms per new aeb article, of which
-about 2 ms in SQLite's statements (16 an article) and 2 ms in its commits, which write some
-180 pages of term index and statistics each. Writing 16 articles per transaction instead of
-one saved about 15% of the store's time in a trial (group commit as the poll records have it;
-not done yet: a few percent end to end). On seeds, small
+about 2 ms in SQLite's statements (16 an article) and 2 ms in its commits, which write about
+190 pages of term index and statistics each (WAL frames counted over the 180 articles).
+Writing 16 articles per transaction instead of one saved about 15% of the store's time in a
+trial (group commit as the poll records have it; not done yet: a few percent end to end). On
+seeds, small
 pages, the bound's worker does little per page and the bot's per-article costs, the same as on
 real pages, dominate; the pipeline's shape adds to it there: each feed's pages are extracted
 before the first is stored, at most 8 pages are in flight (`page_concurrency`), and the one
@@ -463,8 +464,8 @@ joining their original's story) and 14% in the duplicate lookups (many copies sh
 and each candidate's signature is compared); 19% on the event loop and 11% in the process
 pool's thread that hands pages to the workers and takes their results back. The text's hash
 is made in the worker, from the normalized text it signs (before 2026-12-07 the event loop
-normalized each text a second time for it: 7% of this profile, about 8% of seeds
-throughput)."""
+normalized each text a second time for it: 7% of a profile of that code; doing it in the
+worker gave about 8% more seeds throughput)."""
 
 
 def main(argv: list[str] | None = None) -> None:
