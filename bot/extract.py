@@ -26,6 +26,13 @@ R = TypeVar("R")
 # Below this many words a page is taken to be a stub (paywall, consent wall, video page).
 MIN_WORDS = 40
 
+# Extraction workers run at a lower CPU priority than the bot's own process. The bot's process
+# does the serial part of the pipeline (one store thread writes every article, the event loop
+# polls and delivers); when the workers compete with it for the cores, articles queue behind
+# the store and the workers wait for them (bench/RESULTS.md, pipeline). Lowered, the workers
+# still take every core that is free, and they yield only when the bot's process needs one.
+WORKER_NICENESS = 10
+
 
 def _language(tree: Any) -> str:
     """The page's declared language as a primary subtag (`en-US` -> `en`), or ""."""
@@ -143,7 +150,8 @@ def _exit_with(bot_pid: int) -> None:
 
 
 def _worker_init(bot_pid: int) -> None:
-    """Import trafilatura and datasketch once per worker, and leave when the bot is gone.
+    """Import trafilatura and datasketch once per worker, lower its priority
+    (WORKER_NICENESS), and leave when the bot is gone.
 
     Imported here, not on a worker's first page: datasketch brings scipy, about 0.4 s of CPU
     that would otherwise land on whichever page comes first. A bot killed with SIGKILL cannot
@@ -153,6 +161,8 @@ def _worker_init(bot_pid: int) -> None:
     import datasketch  # noqa: F401
     import trafilatura  # noqa: F401
 
+    with contextlib.suppress(OSError):  # a failed initializer would break the pool for good
+        os.nice(WORKER_NICENESS)
     threading.Thread(target=_exit_with, args=(bot_pid,), daemon=True).start()
 
 

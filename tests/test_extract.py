@@ -212,6 +212,22 @@ async def test_a_page_over_the_timeout_is_transient_and_frees_the_worker_for_the
     assert PARAGRAPHS[0] in result.text
 
 
+def _reports_niceness(html: bytes | str, url: str | None = None) -> Extracted | None:
+    """In place of extract_html in a worker: the worker's own CPU niceness, as its text."""
+    return Extracted(text=" ".join([f"niceness={os.nice(0)}"] * 50), title="")
+
+
+async def test_workers_run_at_a_lower_priority_than_the_bot(
+    extractor: Extractor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.extract, "extract_html", _reports_niceness)
+
+    result = await extractor.extract(news_page(), URL)
+
+    worker = int(result.text.split()[0].removeprefix("niceness="))
+    assert worker == min(19, os.nice(0) + bot.extract.WORKER_NICENESS)  # 19 is the lowest
+
+
 # Acceptance tier: real pages from ../shared with their gold article text.
 
 BENCHMARK = Path("data") / "article-extraction-benchmark"
