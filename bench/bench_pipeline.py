@@ -29,6 +29,7 @@ import asyncio
 import json
 import logging
 import multiprocessing
+import os
 import statistics
 import sys
 import tempfile
@@ -63,6 +64,11 @@ from bench.results import write_section  # noqa: E402
 
 REPLICA_START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 TARGET = 0.85
+CORES = os.cpu_count() or 1
+
+
+def _processes(n: int) -> str:
+    return f"{n} extraction process{'' if n == 1 else 'es'}"
 
 
 def replicate_seeds(n: int, outlets: int, out: Path) -> int:
@@ -356,7 +362,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, command: str
         summaries.append(
             Summary(
                 "pipeline",
-                f"articles/s end to end ({r['corpus']}, {args.workers} workers)",
+                f"articles/s end to end ({r['corpus']}, {_processes(args.workers)})",
                 f"{bot_rate:.1f}/s",
                 f"trafilatura.extract {bound_rate:.1f}/s",
                 f"{ratio:.2f}",
@@ -389,7 +395,7 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, command: str
         "wall s",
     ]
     lines = [
-        f"{args.workers} extraction processes on both sides; best of {args.rounds} bot runs "
+        f"{_processes(args.workers)} on both sides; best of {args.rounds} bot runs "
         f"against the best of {args.rounds + 1} bound runs (interleaved; medians beside). "
         f"Target: bot ÷ bound ≥ {TARGET}.",
         "",
@@ -409,12 +415,18 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, command: str
             + what_bounds(results, args.workers)
             + f"\n\nLoad average at start: {args.load_at_start}."
         )
-        write_section("Pipeline throughput", body, command)
+        from bot.config import Settings
+
+        title = "Pipeline throughput"
+        if args.workers != Settings().workers:  # the bot's default, BOT_WORKERS unset
+            title += f", {_processes(args.workers)}"
+        write_section(title, body, command)
     return summaries
 
 
 def what_bounds(results: list[dict[str, Any]], workers: int) -> str:
     parts = []
+    spare = []
     for r in results:
         best: BotRun = min(r["runs"], key=lambda b: b.seconds)
         n = best.articles or 1
@@ -430,14 +442,43 @@ def what_bounds(results: list[dict[str, Any]], workers: int) -> str:
             f"bot's whole worker call, alone, {call_ms:.1f} ms (trafilatura with the bot's "
             f"options {strict_ms:.1f} ms of it), and in the pipeline its workers "
             f"{work_ms:.1f} ms and its own process {main_ms:.1f} ms per article, with "
-            f"{busy:.2f} of the 2 cores busy: even with both cores full the ratio could not "
-            f"pass {bound_ms:.1f} ÷ ({work_ms:.1f} + {main_ms:.1f}) = {ceiling:.2f}"
+            f"{busy:.2f} of the {CORES} cores busy: even with every core full the ratio could "
+            f"not pass {bound_ms:.1f} ÷ ({work_ms:.1f} + {main_ms:.1f}) = {ceiling:.2f}"
         )
+        # With a core left over, the workers and the bot's process run side by side: the bot
+        # goes as fast as the slower of the two.
+        per_worker = work_ms / workers
+        slower = "its workers" if per_worker >= main_ms else "its own process"
+        spare.append(
+            f"{r['corpus']}: the bound's workers spend {bound_ms:.1f} ms of CPU per page, the "
+            f"bot's workers {work_ms:.1f} ms (alone {call_ms:.1f}) and its own process "
+            f"{main_ms:.1f} ms per article; the slower side is {slower}, so the ratio could "
+            f"not pass {bound_ms:.1f} ÷ {max(work_ms, main_ms * workers):.1f} = "
+            f"{bound_ms / max(work_ms, main_ms * workers):.2f}"
+        )
+    if workers < CORES:
+        return f"""\
+**What bounds it.** With {_processes(workers)} on {CORES} cores, the bot's own process
+(fetching feeds and pages, parsing feeds, the store, matching) has a core to itself, and the
+bot can go as fast as the slower of its workers and that process. {"; ".join(spare)}. Where the
+workers are the slower side, the gap is what the worker call does beyond the bound's
+`trafilatura.extract` (metadata, language, signature and story features, and handing them
+back); where the bot's own process is, it is the per-article work that does not shrink with the
+page, the store above all (see "Pipeline throughput" for its profile). This section is the
+pipeline without its two sides competing for the cores: in the default setting, with as many
+extraction processes as cores, the bot's own process takes its CPU from extraction."""
     return f"""\
-**What bounds it.** {"; ".join(parts)}. With as many extraction processes as cores ({workers}),
+**What bounds it.** {"; ".join(parts)}. With {_processes(workers)} on {CORES} cores,
 every millisecond of the bot's own process (fetching feeds and pages, parsing feeds, handing
 pages to the workers, the store, matching) is taken from extraction, and the bound does none of
-it. The worker call does more than the bound's `trafilatura.extract`: `fast=True` (no fallback
+it. The extraction workers run at a lower CPU priority (nice +10, bot/extract.py), so that the
+bot's process, whose one store thread writes every article in turn, does not wait for a core.
+At equal priority (before 2026-12-07) the store's calls queued behind that thread (the store
+stage summed 10 to 15 s over a 3 s aeb run, against 2 to 2.5 s since) and 1.64 to 1.70 cores
+were busy, against 1.81 to 1.88 since: aeb 62.8 and 67.4 against 58.5 and 54.0 articles/s in
+two pairs of runs against the tree before; seeds, where the bot's own process is the slower
+side, no difference (146.9 and 173.6 against 148.2 and 164.1). The worker call does more
+than the bound's `trafilatura.extract`: `fast=True` (no fallback
 extractors) makes the extraction itself cheaper, but the bot also reads the page's metadata
 (title, site name, declared author), its language, the MinHash signature of the text and its
 story features (the worker call's time beyond trafilatura's, above; cheaper signing and

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,9 +27,12 @@ sys.path.insert(0, str(REPO))
 from bench._harness import PYTHON, Summary, load_average, table  # noqa: E402
 from bench.results import write_section  # noqa: E402
 
+SPARE = str(max(1, (os.cpu_count() or 2) - 1))
 QUICK: dict[str, list[str]] = {
     "rules": ["bench/bench_rules.py", "--rules", "200", "--words", "2000", "--runs", "100"],
     "pipeline": ["bench/bench_pipeline.py", "--rounds", "2"],
+    # One extraction process fewer than cores: the bot's own process has a core of its own.
+    "pipeline-spare-core": ["bench/bench_pipeline.py", "--workers", SPARE, "--rounds", "2"],
     "polling": [
         "bench/bench_polling.py",
         "--feeds",
@@ -62,6 +66,7 @@ QUICK: dict[str, list[str]] = {
 FULL: dict[str, list[str]] = {
     "rules": ["bench/bench_rules.py"],
     "pipeline": ["bench/bench_pipeline.py", "--rounds", "3"],
+    "pipeline-spare-core": ["bench/bench_pipeline.py", "--workers", SPARE, "--rounds", "3"],
     "polling": [
         "bench/bench_polling.py",
         "--feeds",
@@ -75,7 +80,7 @@ FULL: dict[str, list[str]] = {
     "near-duplicates-100k": ["bench/bench_near_duplicates.py", "--articles", "100000"],
     "near-duplicates-1m": ["bench/bench_near_duplicates.py", "--articles", "1000000"],
 }
-WRITES_SUMMARY = {"rules", "pipeline", "polling", "replicas", "soak"}
+WRITES_SUMMARY = {"rules", "pipeline", "pipeline-spare-core", "polling", "replicas", "soak"}
 
 
 def main(argv: list[str] | None = None) -> int:
