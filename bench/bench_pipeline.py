@@ -426,7 +426,6 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace, command: str
 
 def what_bounds(results: list[dict[str, Any]], workers: int) -> str:
     parts = []
-    spare = []
     for r in results:
         best: BotRun = min(r["runs"], key=lambda b: b.seconds)
         n = best.articles or 1
@@ -436,6 +435,18 @@ def what_bounds(results: list[dict[str, Any]], workers: int) -> str:
         call_ms = 1000 * r["options"].worker_cpu / r["pages"]
         strict_ms = 1000 * r["strict"].worker_cpu / r["pages"]
         busy = sum(best.cpu.values()) / best.seconds
+        if workers < CORES:
+            # A core is left over: the workers and the bot's process run side by side, and
+            # the bot goes as fast as the slower of the two.
+            slowest = max(work_ms, main_ms * workers)
+            slower = "its workers" if work_ms >= main_ms * workers else "its own process"
+            parts.append(
+                f"{r['corpus']}: the bound's workers spend {bound_ms:.1f} ms of CPU per page, "
+                f"the bot's workers {work_ms:.1f} ms (alone {call_ms:.1f}) and its own process "
+                f"{main_ms:.1f} ms per article; the slower side is {slower}, so the ratio "
+                f"could not pass {bound_ms:.1f} ÷ {slowest:.1f} = {bound_ms / slowest:.2f}"
+            )
+            continue
         ceiling = bound_ms / (work_ms + main_ms)
         parts.append(
             f"{r['corpus']}: the bound's workers spend {bound_ms:.1f} ms of CPU per page; the "
@@ -445,22 +456,11 @@ def what_bounds(results: list[dict[str, Any]], workers: int) -> str:
             f"{busy:.2f} of the {CORES} cores busy: even with every core full the ratio could "
             f"not pass {bound_ms:.1f} ÷ ({work_ms:.1f} + {main_ms:.1f}) = {ceiling:.2f}"
         )
-        # With a core left over, the workers and the bot's process run side by side: the bot
-        # goes as fast as the slower of the two.
-        per_worker = work_ms / workers
-        slower = "its workers" if per_worker >= main_ms else "its own process"
-        spare.append(
-            f"{r['corpus']}: the bound's workers spend {bound_ms:.1f} ms of CPU per page, the "
-            f"bot's workers {work_ms:.1f} ms (alone {call_ms:.1f}) and its own process "
-            f"{main_ms:.1f} ms per article; the slower side is {slower}, so the ratio could "
-            f"not pass {bound_ms:.1f} ÷ {max(work_ms, main_ms * workers):.1f} = "
-            f"{bound_ms / max(work_ms, main_ms * workers):.2f}"
-        )
     if workers < CORES:
         return f"""\
 **What bounds it.** With {_processes(workers)} on {CORES} cores, the bot's own process
 (fetching feeds and pages, parsing feeds, the store, matching) has a core to itself, and the
-bot can go as fast as the slower of its workers and that process. {"; ".join(spare)}. Where the
+bot can go as fast as the slower of its workers and that process. {"; ".join(parts)}. Where the
 workers are the slower side, the gap is what the worker call does beyond the bound's
 `trafilatura.extract` (metadata, language, signature and story features, and handing them
 back); where the bot's own process is, it is the per-article work that does not shrink with the
