@@ -112,13 +112,20 @@ def extract_html(html: bytes | str, url: str | None = None) -> Extracted | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What dedup needs of a text, made in a worker from one normalization of it."""
+
+    signature: Signature  # MinHash, for near-duplicates
+    features: StoryFeatures  # for story assignment
+    content_hash: str  # bot.dedup.content_hash, for exact copies
+
+
+@dataclass(frozen=True, slots=True)
 class Processed:
-    """A page's text with what dedup needs of it, from one trip to a worker."""
+    """A page's text with its fingerprint, from one trip to a worker."""
 
     extracted: Extracted
-    signature: Signature
-    features: StoryFeatures
-    content_hash: str  # bot.dedup.content_hash of the text
+    fingerprint: Fingerprint
 
 
 def process_page(html: bytes, url: str, title: str) -> Processed | None:
@@ -129,13 +136,13 @@ def process_page(html: bytes, url: str, title: str) -> Processed | None:
     extracted = extract_html(html, url)
     if extracted is None or len(extracted.text.split()) < MIN_WORDS:
         return None
-    sig, features, digest = _fingerprint(title or extracted.title, extracted.text)
-    return Processed(extracted, sig, features, digest)
+    return Processed(extracted, fingerprint_text(title or extracted.title, extracted.text))
 
 
-def _fingerprint(title: str, text: str) -> tuple[Signature, StoryFeatures, str]:
+def fingerprint_text(title: str, text: str) -> Fingerprint:
+    """The fingerprint of an article's text; runs in a worker."""
     digest, sig = hash_and_signature(text)
-    return sig, story_features(title, text), digest
+    return Fingerprint(sig, story_features(title, text), digest)
 
 
 def _exit_with(bot_pid: int) -> None:
@@ -233,13 +240,12 @@ class Extractor:
                 process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
-    async def fingerprint(self, title: str, text: str) -> tuple[Signature, StoryFeatures, str]:
-        """The MinHash signature, story features and content hash of a text, computed in the
-        pool."""
+    async def fingerprint(self, title: str, text: str) -> Fingerprint:
+        """The fingerprint of a text (`fingerprint_text`), computed in the pool."""
         loop = asyncio.get_running_loop()
         pool = self._ensure_pool()
         try:
-            return await loop.run_in_executor(pool, _fingerprint, title, text)
+            return await loop.run_in_executor(pool, fingerprint_text, title, text)
         except BrokenProcessPool as exc:
             self._discard(pool)
             raise TransientError("fingerprint worker died") from exc

@@ -307,15 +307,12 @@ class Pipeline:
     ) -> int | None:
         # The text is hashed and signed in an extraction worker, normalized once for both.
         if page.processed is not None:
-            done = page.processed
-            sig, features, digest = done.signature, done.features, done.content_hash
+            fp = page.processed.fingerprint
         else:  # the feed's summary stands in for the page
-            sig, features, digest = await self.extractor.fingerprint(
-                page.item.title, _summary_text(page.item)
-            )
-        article = self._article(feed, page, digest)
+            fp = await self.extractor.fingerprint(page.item.title, _summary_text(page.item))
+        article = self._article(feed, page, fp.content_hash)
         now = self.now()
-        original = await self.store.call(self.store.original_of, article.content_hash, sig)
+        original = await self.store.call(self.store.original_of, article.content_hash, fp.signature)
         duplicate_of = None
         if original is not None:
             duplicate_of, how = original
@@ -364,8 +361,8 @@ class Pipeline:
                 decide=self.rules.decide,
                 build=build,
                 now=now,
-                signature=sig,
-                features=features,
+                signature=fp.signature,
+                features=fp.features,
             )
         if stored is None:
             return None

@@ -126,11 +126,13 @@ async def test_processing_a_page_gives_its_text_with_the_signature_and_story_fea
 
     done = await extractor.process(news_page(), URL, "Feed title of the item")
     assert done.extracted.text == (await extractor.extract(news_page(), URL)).text
-    assert done.signature == signature(done.extracted.text)
-    assert done.content_hash == content_hash(done.extracted.text)
-    assert done.features == story_features("Feed title of the item", done.extracted.text)
+    assert done.fingerprint.signature == signature(done.extracted.text)
+    assert done.fingerprint.content_hash == content_hash(done.extracted.text)
+    assert done.fingerprint.features == story_features(
+        "Feed title of the item", done.extracted.text
+    )
     untitled = await extractor.process(news_page(), URL, "")
-    assert untitled.features == story_features(HEADLINE, done.extracted.text)
+    assert untitled.fingerprint.features == story_features(HEADLINE, done.extracted.text)
 
 
 async def test_processing_a_page_without_article_text_is_a_permanent_error(
