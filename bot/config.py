@@ -787,6 +787,7 @@ class RegexExtract(_Frozen):
     regex: Annotated[str, AfterValidator(_regex)]
     group: str | int | None = None
     format: str | None = None  # e.g. "{}-point": the captured text put into a fixed form
+    every: bool = False  # each match is a value ("28 or 26 points": two), not only the first
 
 
 class DateExtract(_Frozen):
@@ -861,6 +862,10 @@ class RuleConfig(_Frozen):
         default_factory=dict
     )
     extract: Mapping[Name, ExtractSpec] = Field(default_factory=dict)
+    # `{Putin: [Moscow]}`: a pair of a key's two gazetteers where the first is at home in the
+    # second (a host receiving visitors) is not a key: "Witkoff met Putin in Moscow" is
+    # Witkoff's trip, not Putin's.
+    home: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
     trigger: TriggerConfig = TriggerConfig()
     cooldown: PositiveDuration | None = None
     notify: Annotated[

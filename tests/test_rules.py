@@ -101,7 +101,7 @@ def test_article_scope_evidence_is_the_first_sentence_of_each_term() -> None:
 
 
 def test_article_scope_evidence_counts_regexes_and_skips_none_terms() -> None:
-    text = "One. A 28-point plan. Two. Nothing about archives here."
+    text = "One. A 28-point plan. Two. Nothing about archival matters here."
     when = {"all": [{"regex": r"\b\d+-point\b"}, "plan"], "none": ["archive"]}
     assert evidence(when, text, scope="article") == ("A 28-point plan.",)
 
@@ -463,9 +463,13 @@ def test_one_automaton_per_rule_set_not_per_article(monkeypatch: pytest.MonkeyPa
         [rule({"any": ["Kyiv", "Moscow"]}, id="a"), rule({"all": ["Moscow", "talks"]}, id="b")]
     )
     for _ in range(5):
-        rules.match("Moscow talks", "Kyiv and Moscow held talks.")
-    assert len(built) == 1
+        rules.match("Moscow talks", "Kyiv and Moscow held talks.", lang="en")
+    # one for the written forms, built with the rule set; one for English lemmas, built the
+    # first time an English article is read and kept for the next ones
+    assert len(built) == 2
     assert len(built[0]) == 3  # type: ignore[arg-type]  # Kyiv, Moscow, talks: once each
+    rules.match("Moscow talks", "Киев и Москва провели переговоры.", lang="ru")
+    assert len(built) == 3  # a new language: its own lemmas, once
 
 
 # -- sentences -----------------------------------------------------------------------------------

@@ -22,9 +22,19 @@ from bot.config import (
     RuleConfig,
     WithinScope,
 )
+from bot.language import (
+    UNKNOWN,
+    is_dateline,
+    is_destination,
+    is_time_reference,
+    lemma_language,
+    lemma_stream,
+    needs_boundary,
+    transliterate,
+)
 from bot.models import Match, Trigger
 from bot.rules._dates import deadline_in, find_dates
-from bot.rules._text import is_word_char, normalize, split_sentences
+from bot.rules._text import normalize, split_sentences
 
 __all__ = [
     "ArticleText",
@@ -49,6 +59,7 @@ class _Key:
     length: int
     word_start: bool  # the phrase starts with a word character: a boundary is needed before it
     word_end: bool
+    inflects: bool = False  # a name: an ending of up to MAX_ENDING letters may follow it
 
 
 class _Automaton(Protocol):
@@ -57,20 +68,35 @@ class _Automaton(Protocol):
     def iter(self, string: str) -> Iterator[tuple[int, _Key]]: ...
 
 
+# The longest inflectional ending a name may take in running text: "Уиткофф|ом", "Witkoff|in",
+# "Kushner|em", "Zelensk|ého". A longer run of letters is another word ("Parisian").
+MAX_ENDING = 4
+_MIN_INFLECTING = 4  # shorter names must stand whole ("Рим" is not "Римма")
+
+
 class PhraseIndex:
-    """Every phrase of a rule set in one Aho-Corasick automaton over folded, normalized text."""
+    """Every phrase of a rule set in one Aho-Corasick automaton over folded, normalized text,
+    and, per language, one over the phrases' lemmas (built the first time that language is
+    read), so that one written form finds the inflected ones."""
 
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
+        self._inflects: set[str] = set()
         self._automaton: _Automaton | None = None
+        self._lemma_automata: dict[str, _Automaton | None] = {}
 
-    def add(self, phrase: str) -> int:
-        """The id of `phrase` (folded, whitespace runs made one space); the same phrase, one id."""
+    def add(self, phrase: str, *, inflects: bool = False) -> int:
+        """The id of `phrase` (folded, whitespace runs made one space); the same phrase, one id.
+
+        `inflects`: a name, found with an inflectional ending too ("Witkoff" in "Witkoffa").
+        """
         key = normalize(phrase.strip()).text
         if not key:
             raise ValueError("empty phrase")
         if self._automaton is not None:
             raise RuntimeError("the automaton is already built")
+        if inflects and len(key) >= _MIN_INFLECTING and needs_boundary(key[-1]):
+            self._inflects.add(key)
         return self._ids.setdefault(key, len(self._ids))
 
     def build(self) -> None:
@@ -78,35 +104,95 @@ class PhraseIndex:
             return
         automaton: _Automaton = ahocorasick.Automaton()
         for key, phrase_id in self._ids.items():
-            automaton.add_word(
-                key, _Key(phrase_id, len(key), is_word_char(key[0]), is_word_char(key[-1]))
-            )
+            automaton.add_word(key, self._key(key, phrase_id, len(key)))
         automaton.make_automaton()
         self._automaton = automaton
+
+    def _key(self, key: str, phrase_id: int, length: int) -> _Key:
+        return _Key(
+            phrase_id,
+            length,
+            needs_boundary(key[0]),
+            needs_boundary(key[-1]),
+            key in self._inflects,
+        )
 
     def __len__(self) -> int:
         return len(self._ids)
 
-    def scan(self, text: str) -> Iterator[tuple[int, int]]:
-        """(phrase id, start in `text`) of every phrase occurring on word boundaries."""
+    def scan(self, text: str, lang: str = UNKNOWN) -> Iterator[tuple[int, int]]:
+        """(phrase id, start in `text`) of every phrase occurring on word boundaries, written
+        as it is or, where `lang` has a dictionary, through the lemmas of its words."""
         if self._automaton is None or not text:
             return
         norm = normalize(text)
-        s = norm.text
-        n = len(s)
-        same = not norm.starts  # positions unchanged by normalizing: no mapping back
-        for end, key in self._automaton.iter(s):
-            start = end - key.length + 1
-            # is_word_char inlined: this loop runs for every raw hit of every article
-            if key.word_start and start > 0:
-                before = s[start - 1]
-                if before.isalnum() or before == "_":
+        found = _hits(self._automaton, norm.text)
+        hits = [(p, s) for p, s in found] if not norm.starts else [
+            (p, norm.original(s)) for p, s in found
+        ]
+        lemmas = self._lemma_automaton(lang)
+        if lemmas is not None:
+            stream = lemma_stream(norm.text, lang)
+            if stream is not None:
+                seen = set(hits)
+                for phrase_id, start in _hits(lemmas, stream.text):
+                    at = stream.original(start)
+                    hit = (phrase_id, at if not norm.starts else norm.original(at))
+                    if hit not in seen:
+                        seen.add(hit)
+                        hits.append(hit)
+        yield from hits
+
+    def _lemma_automaton(self, lang: str) -> _Automaton | None:
+        """The automaton of the phrases' lemmas in `lang`, or None where there is no dictionary."""
+        if lang in self._lemma_automata:
+            return self._lemma_automata[lang]
+        automaton: _Automaton | None = None
+        if self._ids and lemma_language(lang) is not None:
+            built: _Automaton = ahocorasick.Automaton()
+            added = 0
+            for key, phrase_id in self._ids.items():
+                # The phrase's own lemmas, and the phrase as written: a dictionary may take a
+                # word one way alone and another in text ("meeting" → "meet", "meetings" →
+                # "meeting"), and the written form must meet the text's lemma either way.
+                stream = lemma_stream(key, lang)
+                lemma_key = stream.text if stream is not None else ""
+                for form in {lemma_key, key}:
+                    if form and "|" not in form and built.add_word(
+                        form, self._key(key, phrase_id, len(form))
+                    ):
+                        added += 1
+            if added:  # a set of punctuation-only phrases has no lemmas at all
+                built.make_automaton()
+                automaton = built
+        self._lemma_automata[lang] = automaton
+        return automaton
+
+
+def _hits(automaton: _Automaton, s: str) -> list[tuple[int, int]]:
+    """(phrase id, start) of each hit of `automaton` in `s` that stands on word boundaries."""
+    out: list[tuple[int, int]] = []
+    n = len(s)
+    for end, key in automaton.iter(s):
+        start = end - key.length + 1
+        # is_word_char inlined: this loop runs for every raw hit of every article
+        if key.word_start and start > 0:
+            before = s[start - 1]
+            if before.isalnum() or before == "_":
+                continue
+        if key.word_end and end + 1 < n:
+            after = s[end + 1]
+            if after.isalnum() or after == "_":
+                if not key.inflects:
                     continue
-            if key.word_end and end + 1 < n:
-                after = s[end + 1]
-                if after.isalnum() or after == "_":
-                    continue
-            yield key.phrase_id, start if same else norm.original(start)
+                stop = end + 1
+                limit = min(n, end + 2 + MAX_ENDING)
+                while stop < limit and s[stop].isalpha():
+                    stop += 1
+                if stop < n and (s[stop].isalnum() or s[stop] == "_"):
+                    continue  # the word runs on: another word, not an ending
+        out.append((key.phrase_id, start))
+    return out
 
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
@@ -133,10 +219,12 @@ class Scan:
 
     title: tuple[tuple[int, int], ...]
     text: tuple[tuple[int, int], ...]
+    lang: str = UNKNOWN
 
     @classmethod
-    def of(cls, title: str, text: str, phrases: PhraseIndex) -> Scan:
-        return cls(tuple(phrases.scan(title.strip())), tuple(phrases.scan(text)))
+    def of(cls, title: str, text: str, phrases: PhraseIndex, lang: str = UNKNOWN) -> Scan:
+        hits = sorted(phrases.scan(text, lang), key=lambda hit: hit[1])
+        return cls(tuple(phrases.scan(title.strip(), lang)), tuple(hits), lang)
 
 
 class ArticleText:
@@ -159,6 +247,7 @@ class ArticleText:
         scan = scan or Scan.of(title, text, phrases)
         self.title = title
         self.text = text
+        self.lang = scan.lang
         self.base = 1 if title else 0  # index of the text's first unit
         self._window = 0
         if isinstance(scope, int):
@@ -533,11 +622,31 @@ class Extractor:
             re.compile(spec.regex, re.IGNORECASE) if isinstance(spec, RegexExtract) else None
         )
 
-    def __call__(self, text: str, published: datetime) -> tuple[str, str] | None:
+    def _regex_value(self, m: re.Match[str]) -> str | None:
+        spec = self.spec
+        assert isinstance(spec, RegexExtract)
+        if spec.group is not None:
+            got = m.group(spec.group)
+        elif m.re.groups:
+            got = next((g for g in m.groups() if g is not None), m.group(0))
+        else:
+            got = m.group(0)
+        if got is None:
+            return None
+        got = " ".join(got.split())
+        return spec.format.replace("{}", got) if spec.format else got
+
+    def __call__(self, text: str, published: datetime) -> tuple[str | list[str], str] | None:
         """(value, tense) — tense is "previous" for a value the text reports as superseded."""
         spec = self.spec
         if isinstance(spec, RegexExtract):
             assert self.pattern is not None
+            if spec.every:
+                each = [self._regex_value(m) for m in self.pattern.finditer(text)]
+                distinct = list(dict.fromkeys(v for v in each if v is not None))
+                if not distinct:
+                    return None
+                return (distinct[0] if len(distinct) == 1 else distinct), "current"
             m = self.pattern.search(text)
             if m is None:
                 return None
@@ -701,13 +810,34 @@ class CompiledRule:
     def _pairs(self, view: ArticleText, unit: int, names: Sequence[str]) -> list[tuple[str, ...]]:
         """Pairs of two gazetteers' names in one unit, each second name (a place) with the
         first name (an actor) mentioned nearest before it — or after it, when none comes
-        before — and with the actors listed together with that one ("Witkoff and Kushner")."""
+        before — and with the actors listed together with that one ("Witkoff and Kushner").
+
+        A place that opens a dateline or names a time ("after Geneva") pairs with nobody; an
+        actor at home in the place (the rule's `home`) is passed over for the one before; a
+        relative clause between actor and place breaks the pair unless it closes before the
+        place ("Witkoff, who met Putin last week, flew to Berlin").
+        """
         actors = self.entities[names[0]].mentions(view, unit)
         anchors = self.entities[names[1]].mentions(view, unit)
         text = view.title if unit == 0 and view.title else view.text
+        home = self.config.home
         pairs: list[tuple[str, ...]] = []
         for position, anchor in anchors:
-            before = [a for a in actors if a[0] < position]
+            if (
+                is_dateline(text, position)
+                or is_time_reference(text, position)
+                or not is_destination(text, position, view.lang)
+            ):
+                continue
+            away = [
+                a
+                for a in actors
+                if anchor not in home.get(a[1], ())
+                and abs(position - a[0]) <= (_REACH_BEFORE if a[0] < position else _REACH_AFTER)
+                and not (view.lang == "en" and _OWNER.match(text, a[0]))
+            ]
+            before = [a for a in away if a[0] < position]
+            chosen: list[tuple[int, str]] = []
             if before:
                 chosen = [before[-1]]
                 for earlier in reversed(before[:-1]):
@@ -716,12 +846,11 @@ class CompiledRule:
                         break
                     chosen.append(earlier)
             else:
-                after = [a for a in actors if a[0] > position]
-                chosen = after[:1]
+                chosen = [a for a in away if a[0] > position][:1]
             chosen = [
                 a
                 for a in chosen
-                if not _CLAUSE_BREAK.search(text[min(a[0], position) : max(a[0], position)])
+                if not _breaks(text[min(a[0], position) : max(a[0], position)])
             ]
             for _, actor in chosen:
                 if (actor, anchor) not in pairs:
@@ -735,12 +864,31 @@ class CompiledRule:
 # A relative clause between an actor and a place says something of another subject:
 # "hosted Dmitriev … to help launch the plan that opened talks in Geneva".
 _CLAUSE_BREAK = re.compile(
-    r"\b(?:that|which|who|whom|whose|где|который|которая|яка|який|der|die|das)\b", re.IGNORECASE
+    r"\b(?:that|which|who|whom|whose|где|который|которая|которые|которого|яка|який|які|якого|"
+    r"der|die|das|qui|que|dont|quien|quienes|cui|który|która|którzy|które)\b",
+    re.IGNORECASE,
 )
+# How far apart (in characters) an actor and a place of one trip may stand: a traveller named
+# before his destination, in the same stretch of the sentence; one named after it, close by.
+_REACH_BEFORE = 160
+_REACH_AFTER = 60
+# An actor in the possessive ("Trump's demands", "Putin's envoy") is not the one travelling.
+_OWNER = re.compile(r"[^\W\d_]+(?:[ -][^\W\d_]+)?['’]s?\b")
 
-# What may stand between two actors named together: "Witkoff and Jared Kushner", "A, B and C".
+# A clause set off by commas or dashes that closes again: it does not break the pair.
+_CLOSED_CLAUSE = re.compile(r"\s*[,—–]\s[^,—–]*[,—–]\s")
+
+
+def _breaks(between: str) -> bool:
+    """Whether a relative clause left open between an actor and a place separates them."""
+    return _CLAUSE_BREAK.search(_CLOSED_CLAUSE.sub(" ", between)) is not None
+
+
+# What may stand between two actors named together: "Witkoff and Jared Kushner", "A, B and C",
+# "Умеров, Буданов и Кислица", "Witkoff i Kushner", "Witkoff ve Kushner".
 _LISTED = re.compile(
-    r"^(?:[\w.'’-]+\s+){0,2}?(?:,\s*|,?\s*(?:and|&|und|et|y|и|і|та)\s+)(?:[\w.'’-]+\s+){0,3}$",
+    r"^(?:[\w.'’()-]+\s+){0,4}?(?:[,;]\s*|,?\s*(?:and|as well as|&|und|sowie|et|y|e|i|и|і|й|та|"
+    r"a|ve|ile|och|og|en|ja|și|si|a také|oraz|а также|також|kao i)\s+)(?:[\w.'’()-]+\s+){0,4}$",
     re.IGNORECASE,
 )
 
@@ -789,6 +937,18 @@ def _distinct(article: ArticleText, sentences: Iterable[int]) -> tuple[str, ...]
     return tuple(out)
 
 
+def _spellings(name: str, aliases: Sequence[str]) -> list[str]:
+    """A gazetteer entry's name, its aliases, and the Latin form of each alias written in
+    another script (Умеров → Umerov), as outlets in Latin-script languages write it."""
+    out = [name, *aliases]
+    for alias in aliases:
+        if any(ch.isalpha() and not ch.isascii() and ord(ch) >= 0x370 for ch in alias):
+            latin = transliterate(alias)
+            if latin.strip() and latin not in out and any(c.isalpha() for c in latin):
+                out.append(latin)
+    return out
+
+
 class _Compiler:
     def __init__(self, phrases: PhraseIndex) -> None:
         self.phrases = phrases
@@ -801,8 +961,8 @@ class _Compiler:
         for name, entries in rule.entities.items():
             canonical: dict[int, str] = {}
             for entry_name, aliases in entries:
-                for phrase in (entry_name, *aliases):
-                    canonical.setdefault(self.phrases.add(phrase), entry_name)
+                for phrase in _spellings(entry_name, aliases):
+                    canonical.setdefault(self.phrases.add(phrase, inflects=True), entry_name)
             self.entities[name] = EntityNode(name, canonical)
         root = self.condition(rule.when)
         topic = self.condition(rule.topic) if rule.topic is not None else None

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.config import RuleConfig
+from bot.language import identify
 from bot.models import Match, TriggerState
 from bot.rules._compile import ArticleText, CompiledRule, PhraseIndex, Scan, compile_rules
 from bot.rules._triggers import Decision, decide
@@ -41,13 +42,22 @@ class RuleSet:
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(r.id for r in self.rules)
 
-    def match(self, title: str, text: str, published: datetime | None = None) -> list[Match]:
+    def match(
+        self,
+        title: str,
+        text: str,
+        published: datetime | None = None,
+        lang: str | None = None,
+    ) -> list[Match]:
         """What each rule finds in the article, in rule order: one Match per trigger key.
 
-        Dates are resolved against `published` (now when unknown).
+        Dates are resolved against `published` (now when unknown); `lang` is the article's
+        language, identified from its text when not given.
         """
         when = published or datetime.now(UTC)
-        scan = Scan.of(title, text, self._phrases)
+        if lang is None:
+            lang = identify(f"{title}\n{text}")
+        scan = Scan.of(title, text, self._phrases, lang)
         views: dict[str | int, ArticleText] = {}
 
         def view(scope: str | int) -> ArticleText:

@@ -167,7 +167,15 @@ NUMBER_ABBREVIATIONS = frozenset({"No", "Nos", "Vol", "Art", "Fig", "Para"})
 # The closing punctuation, any closing quotes or brackets, and the spaces after them. Spelled
 # `[…][…]*` rather than `[…]+`: a pattern that opens on a plain character set lets the regex
 # engine skip ahead to the next candidate character, more than twice as fast here.
-_TERMINAL = re.compile(r"([.!?…][.!?…]*)[\"'”’»)\]]*(\s*)")
+_TERMINAL = re.compile(r"([.!?…。！？][.!?…。！？]*)[\"'”’»)\]」』）]*(\s*)")
+# Full stops of scripts written without spaces: they end a sentence whatever follows.
+_WIDE_ENDS = frozenset("。！？")
+# An ordinal day before a capitalized month is no sentence end: "am 27. November".
+_ORDINAL_DAY = re.compile(r"(?<!\d)\d{1,2}$")
+_MONTH_AFTER = re.compile(
+    r"(?:Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
+    r"Dezember)\b"
+)
 _OPENERS = "\"'“‘«([¿¡"
 _INITIALISM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # U.S, e.g (without the final period)
 _NEWLINE_RUN = re.compile(r"\n\s*")  # searched for by its line break, not tried at every space
@@ -204,9 +212,18 @@ def _terminal_ends(text: str) -> list[int]:
     n = len(text)
     for m in _TERMINAL.finditer(text):
         end, rest = m.span(2)  # the sentence's end, and where the next one would start
+        punct = m.group(1)
+        if punct[-1] in _WIDE_ENDS:
+            ends.append(end)
+            continue
         if rest < n and (rest == end or not _starts_sentence(text[rest])):
             continue
-        punct = m.group(1)
+        if (
+            punct == "."
+            and _ORDINAL_DAY.search(text, max(0, m.start() - 3), m.start())
+            and _MONTH_AFTER.match(text, rest)
+        ):
+            continue
         if punct == ".":
             if _ends_in_abbreviation(text, m.start(), text[rest] if rest < n else ""):
                 continue

@@ -1,0 +1,27 @@
+"""The language layer: what rules, dates and stories know of a text's language and script.
+
+Language identification, tokens and their lemmas per language, transliteration between
+scripts and the marks of scripts written without spaces. Plain functions over text, built on
+libraries that ship their models in the package (py3langid, simplemma, anyascii): nothing is
+downloaded at run time.
+"""
+
+from bot.language._context import is_dateline, is_destination, is_time_reference
+from bot.language._identify import UNKNOWN, identify
+from bot.language._lemmas import LemmaStream, lemma, lemma_language, lemma_stream
+from bot.language._scripts import is_spaceless, needs_boundary, transliterate
+
+__all__ = [
+    "UNKNOWN",
+    "LemmaStream",
+    "identify",
+    "is_dateline",
+    "is_destination",
+    "is_spaceless",
+    "is_time_reference",
+    "lemma",
+    "lemma_language",
+    "lemma_stream",
+    "needs_boundary",
+    "transliterate",
+]
