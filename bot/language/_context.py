@@ -86,14 +86,13 @@ _GOVERNORS: dict[str, frozenset[str]] = {
 }
 # Words that end the look back: the place is a party, not a place ("talks with Moscow",
 # "between Kyiv and Moscow").
-_STOPS = frozenset(
-    {
-        *"with between against than about over on behalf".split(),  # en
-        *"с со между між".split(),  # ru, uk
-        *"mit zwischen gegen avec entre contre con contra tra fra com met tussen".split(),
-        *"między mezi između între cu mellan med mellom".split(),
-    }
+_STOP_WORDS = (
+    "with between against than about over on behalf",  # en
+    "с со между між",  # ru, uk
+    "mit zwischen gegen avec entre contre con contra tra fra com met tussen",
+    "między mezi između între cu mellan med mellom",
 )
+_STOPS = frozenset(word for group in _STOP_WORDS for word in group.split())
 _WORD = re.compile(r"\w+", re.UNICODE)
 _POSSESSIVE = re.compile(r"^[^\W\d_]+(?:[ -][^\W\d_]+)?['’]s?\b")
 
