@@ -90,7 +90,7 @@ def replay_articles(
             continue
         when: datetime = row.get("published_at") or row["fetched_at"]
         for match in ruleset.match(row["title"], row["text"], when):
-            decision = decide(match, state.get((match.rule_id, match.key)), when)
+            decision = decide(match, state.get((match.rule_id, match.key)), when, when)
             state[(match.rule_id, match.key)] = decision.state
             sent: Match | None = decision.alert
             if sent is not None:
