@@ -69,6 +69,7 @@ def test_a_first_value_with_the_earlier_one_the_article_reports_reads_as_a_chang
     [
         ("{from} -> {to}", "Set: 2026-06"),
         ("Deadline: from {from} to {to} (wire)", "Deadline set: 2026-06 (wire)"),
+        ("Deadline ({from} → {to})", "Deadline (set: 2026-06)"),
         ("Deadline {to}, was {from}", "Deadline 2026-06, was not set"),
         ("{{from}} Deadline {to}", "{from} Deadline 2026-06"),
     ],

@@ -16,7 +16,7 @@ __all__ = ["Decision", "changed_title", "decide"]
 # A `changed` title's "{from} → {to}" (or "->", "=>", "to"), and what may end the subject before it.
 _TEMPLATE_TOKEN = re.compile(r"\{\{|\}\}|\{from\}")
 _JOINED_TO = re.compile(r"\s*(?:→|->|=>|⇒|⟶|\bto\b)\s*\{to\}")
-_SUBJECT_END = re.compile(r"(?:[\s:;,(\[–—-]|\bfrom\b)+$", re.IGNORECASE)
+_SUBJECT_END = re.compile(r"(?:[\s:;,–—-]|\bfrom\b)+$", re.IGNORECASE)
 NO_VALUE = "none"  # what a date extractor gives for a withdrawn deadline
 
 
@@ -111,4 +111,6 @@ def changed_title(template: str, values: Mapping[str, Any]) -> str:
     change = "dropped" if to is None or str(to) == NO_VALUE else f"set: {to}"
     if not subject:
         return change[0].upper() + change[1:] + rest
+    if subject.endswith(("(", "[")):
+        return f"{subject}{change}{rest}"
     return f"{subject} {change}{rest}"
