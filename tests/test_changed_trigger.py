@@ -118,6 +118,15 @@ def test_a_report_dated_in_the_future_counts_as_published_now() -> None:
     assert later.alert is not None and later.alert.values["from"] == "2026-06"
 
 
+def test_a_report_of_unknown_time_is_compared_but_leaves_the_time_of_the_value() -> None:
+    state = decide(deadline("2026-06"), None, T0, T0).state
+    undated = decide(deadline("2026-07"), state, T0 + timedelta(days=1), None)
+    assert undated.alert is not None and undated.alert.values["from"] == "2026-06"
+    assert (undated.state.value, undated.state.value_at) == ("2026-07", T0)
+    older = decide(deadline("none"), undated.state, T0 + timedelta(days=1), T0 - timedelta(days=1))
+    assert older.alert is None and older.reason == "older"
+
+
 def test_a_state_stored_before_report_times_were_kept_compares_any_report() -> None:
     legacy = TriggerState(value="2026-06", last_seen=T0)
     moved = decide(deadline("none"), legacy, T0, T0 - timedelta(days=80))

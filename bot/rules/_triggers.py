@@ -38,8 +38,9 @@ def decide(
     value differs from the last one stored (or, the first time, from the earlier value the
     article itself reports); the alert carries `from` (None for a first value) and `to`.
     `changed` weighs reports in publication order (`reported`, the article's publication time;
-    now when unknown or in the future): a report older than the one that set the current
-    value is history and never replaces it. count: the match that makes `count` matches
+    now when in the future): a report older than the newest one of the current value is
+    history and never replaces it. A report of unknown time (None) is compared with the
+    current value but leaves the value's time as it was. count: the match that makes `count` matches
     within the window. A cooldown holds back any alert that comes sooner than `cooldown` after
     the previous alert of the same key; the state is updated all the same.
     """
@@ -55,9 +56,9 @@ def decide(
     elif trigger.kind == "changed":
         assert trigger.value is not None
         current = str(match.values[trigger.value])
-        at = now if reported is None else min(reported, now)
+        at = before.value_at if reported is None else min(reported, now)
         known = before.last_seen is not None
-        if known and before.value_at is not None and at < before.value_at:
+        if known and before.value_at is not None and at is not None and at < before.value_at:
             return Decision(None, after, "older")
         previous = before.value if known else match.previous
         after = replace(after, value=current, value_at=at)

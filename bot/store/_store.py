@@ -133,8 +133,8 @@ class _Decision(Protocol):
     def reason(self) -> str: ...
 
 
-# (match, its key's stored state, now, when the article reporting it was published)
-Decide = Callable[[Match, "TriggerState | None", datetime, datetime], _Decision]
+# (match, its key's stored state, now, when the article reporting it was published, if known)
+Decide = Callable[[Match, "TriggerState | None", datetime, "datetime | None"], _Decision]
 
 
 HealthAlert = Callable[[int, int], "tuple[dict[str, Any], tuple[str, ...]] | None"]
@@ -545,8 +545,8 @@ class Store(MaintenanceQueries, DedupQueries):
         that are news with their outbox rows: all in one transaction.
 
         Each match's (rule, key) state is locked while it is decided, so replicas racing on
-        the same news send it once; `decide` is told when the article was published (when it
-        was fetched, if unknown), so that triggers can weigh reports in publication order.
+        the same news send it once; `decide` is told when the article was published (None if
+        unknown), so that triggers can weigh reports in publication order.
         Returns None when another poll stored the same URL first (then nothing of this call is
         written).
         """
@@ -596,8 +596,7 @@ class Store(MaintenanceQueries, DedupQueries):
                     continue
                 if decide is not None:
                     state = self._lock_state(conn, match)
-                    reported = article.published or article.fetched_at
-                    decision = decide(match, state, now, reported)
+                    decision = decide(match, state, now, article.published)
                     self._save_state(conn, match, decision.state)
                     alert = decision.alert
                     if alert is None:
