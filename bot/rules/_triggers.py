@@ -40,9 +40,9 @@ def decide(
     `changed` weighs reports in publication order (`reported`, the article's publication time;
     now when in the future): a report older than the newest one of the current value is
     history and never replaces it. A report of unknown time (None) is compared with the
-    current value but leaves the value's time as it was. count: the match that makes `count` matches
-    within the window. A cooldown holds back any alert that comes sooner than `cooldown` after
-    the previous alert of the same key; the state is updated all the same.
+    current value but leaves the value's time as it was. count: the match that makes `count`
+    matches within the window. A cooldown holds back any alert that comes sooner than
+    `cooldown` after the previous alert of the same key; the state is updated all the same.
     """
     trigger = match.trigger
     before = state or TriggerState()
