@@ -104,10 +104,12 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class TriggerState:
-    """What a trigger remembers of one (rule, key): the last value, when it was last seen and
-    last alerted, and recent match times (for `count`)."""
+    """What a trigger remembers of one (rule, key): the last value and the publication time of
+    the newest report of it (for `changed`), when it was last seen and last alerted, and recent
+    match times (for `count`)."""
 
     value: str | None = None
     last_seen: datetime | None = None
     last_alert: datetime | None = None
     events: tuple[datetime, ...] = ()
+    value_at: datetime | None = None

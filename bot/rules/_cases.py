@@ -90,8 +90,9 @@ def replay_articles(
             continue
         when: datetime = row.get("published_at") or row["fetched_at"]
         for match in ruleset.match(row["title"], row["text"], when):
-            decision = decide(match, state.get((match.rule_id, match.key)), when)
-            state[(match.rule_id, match.key)] = decision.state
+            key = (match.rule_id, match.key)
+            decision = decide(match, state.get(key), when, row.get("published_at"))
+            state[key] = decision.state
             sent: Match | None = decision.alert
             if sent is not None:
                 fired.append(

@@ -84,6 +84,8 @@ class RuleSet:
         return matches
 
     @staticmethod
-    def decide(match: Match, state: TriggerState | None, now: datetime) -> Decision:
+    def decide(
+        match: Match, state: TriggerState | None, now: datetime, reported: datetime | None = None
+    ) -> Decision:
         """Whether `match` is news given its key's stored state (see `bot.rules.decide`)."""
-        return decide(match, state, now)
+        return decide(match, state, now, reported)

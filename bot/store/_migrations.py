@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 
 from bot.store._dedup import DEDUP_TABLES, stories, story_terms
 from bot.store._engine import WRITE_OPTION
-from bot.store._tables import articles, metadata, schema_migrations
+from bot.store._tables import articles, metadata, schema_migrations, trigger_state
 
 Migration = tuple[str, Callable[[Connection], None]]
 
@@ -53,12 +53,21 @@ def _story_index(conn: Connection) -> None:
         conn.execute(story_terms.insert(), batch)
 
 
+def _trigger_value_time(conn: Connection) -> None:
+    """`trigger_state.value_at`: when the newest report of a tracked value was published.
+    Existing states get none, so the next report of any age is compared as before."""
+    if "value_at" not in {c["name"] for c in inspect(conn).get_columns("trigger_state")}:
+        kind = trigger_state.c.value_at.type.compile(dialect=conn.dialect)
+        conn.execute(text(f"ALTER TABLE trigger_state ADD COLUMN value_at {kind}"))
+
+
 # Append only. A fresh database is created from the current tables and every migration is
 # recorded as applied; an existing one gets the ones it lacks, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_initial", _initial),
     ("0002_near_duplicates_and_stories", _near_duplicates_and_stories),
     ("0003_story_index", _story_index),
+    ("0004_trigger_value_time", _trigger_value_time),
 )
 
 _PG_LOCK_KEY = 0x6E657773626F74  # any constant shared by every replica

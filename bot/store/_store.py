@@ -133,7 +133,8 @@ class _Decision(Protocol):
     def reason(self) -> str: ...
 
 
-Decide = Callable[[Match, "TriggerState | None", datetime], _Decision]
+# (match, its key's stored state, now, when the article reporting it was published, if known)
+Decide = Callable[[Match, "TriggerState | None", datetime, "datetime | None"], _Decision]
 
 
 HealthAlert = Callable[[int, int], "tuple[dict[str, Any], tuple[str, ...]] | None"]
@@ -544,8 +545,10 @@ class Store(MaintenanceQueries, DedupQueries):
         that are news with their outbox rows: all in one transaction.
 
         Each match's (rule, key) state is locked while it is decided, so replicas racing on
-        the same news send it once. Returns None when another poll stored the same URL first
-        (then nothing of this call is written).
+        the same news send it once; `decide` is told when the article was published (None if
+        unknown), so that triggers can weigh reports in publication order.
+        Returns None when another poll stored the same URL first (then nothing of this call is
+        written).
         """
         with self._write() as conn:
             stmt = (
@@ -593,7 +596,7 @@ class Store(MaintenanceQueries, DedupQueries):
                     continue
                 if decide is not None:
                     state = self._lock_state(conn, match)
-                    decision = decide(match, state, now)
+                    decision = decide(match, state, now, article.published)
                     self._save_state(conn, match, decision.state)
                     alert = decision.alert
                     if alert is None:
@@ -681,6 +684,7 @@ class Store(MaintenanceQueries, DedupQueries):
             last_seen=row.last_seen,
             last_alert=row.last_alert,
             events=tuple(datetime.fromisoformat(t) for t in row.events),
+            value_at=row.value_at,
         )
 
     def _save_state(self, conn: Connection, match: Match, state: TriggerState) -> None:
@@ -693,6 +697,7 @@ class Store(MaintenanceQueries, DedupQueries):
                 last_seen=state.last_seen,
                 last_alert=state.last_alert,
                 events=[t.isoformat() for t in state.events],
+                value_at=state.value_at,
             )
         )
 

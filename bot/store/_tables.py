@@ -167,4 +167,7 @@ trigger_state = Table(
     Column("last_seen", UTCDateTime()),
     Column("last_alert", UTCDateTime()),
     Column("events", JSON, nullable=False),
+    # `changed`: the publication time of the newest report of `value`; an older report never
+    # replaces it.
+    Column("value_at", UTCDateTime()),
 )
