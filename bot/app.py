@@ -19,6 +19,7 @@ from bot.config import Config, Settings, TargetConfig, load_config
 from bot.errors import ConfigError
 from bot.extract import Extractor
 from bot.llm import LlmSummarizer
+from bot.logs import wants_json
 from bot.metrics import Metrics
 from bot.models import Match
 from bot.net import Http, NetSettings
@@ -76,11 +77,15 @@ def build_targets(
     *,
     stream: TextIO | None = None,
     debug: bool = False,
+    log_format: str = "auto",
 ) -> dict[str, Target]:
-    """One Target per configured target; with `debug` every target prints instead of sending."""
+    """One Target per configured target; with `debug` every target prints instead of sending.
+    What prints writes JSON lines when `log_format` gives JSON on its stream."""
     out = stream or sys.stdout
     return {
-        cfg.name: ConsoleTarget(cfg.name, out) if debug else build_target(cfg, http, stream=out)
+        cfg.name: ConsoleTarget(cfg.name, out, json_lines=wants_json(log_format, out))
+        if debug
+        else build_target(cfg, http, stream=out, log_format=log_format)
         for cfg in configs
     }
 
@@ -122,7 +127,7 @@ class Bot:
         built = (
             dict(targets)
             if targets is not None
-            else build_targets(config.targets, http, debug=debug)
+            else build_targets(config.targets, http, debug=debug, log_format=settings.log_format)
         )
         policies = {cfg.name: TargetPolicy.of(cfg) for cfg in config.targets}
         pipeline = Pipeline(
@@ -170,7 +175,9 @@ class Bot:
         their next poll. Only a configuration that loaded without problems gets here."""
         self.pipeline.rules = RuleSet.compile(config.rules)
         if self._own_targets:
-            targets = build_targets(config.targets, self.http, debug=self._debug)
+            targets = build_targets(
+                config.targets, self.http, debug=self._debug, log_format=self.settings.log_format
+            )
             policies = {cfg.name: TargetPolicy.of(cfg) for cfg in config.targets}
             self.deliverer.targets = targets
             self.deliverer.policies = dict(policies)
