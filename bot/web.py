@@ -8,7 +8,9 @@ import hashlib
 import html
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +38,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedEdit:
+    """A rules/ edit the running bot refused to load: the last good rules keep running."""
+
+    problems: tuple[str, ...]  # `file:line: field: message`, as `bot check` prints them
+    at: datetime  # the latest refused reload
+    failures: int  # refused reloads since the last one that loaded
+
+
 class StatusServer:
     """A small aiohttp server over the store and the metrics registry.
 
@@ -55,6 +66,7 @@ class StatusServer:
         now: Callable[[], datetime] = utc_now,
         failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         name: str = "newsbot",
+        refused_edit: Callable[[], RefusedEdit | None] | None = None,
     ) -> None:
         self.store: Store | None = None
         self.ready = ready
@@ -64,6 +76,7 @@ class StatusServer:
         self.now = now
         self.failure_threshold = failure_threshold
         self.name = name
+        self.refused_edit = refused_edit or (lambda: None)
         self._runner: web.AppRunner | None = None
         if store is not None:
             self.attach(store)
@@ -119,11 +132,36 @@ class StatusServer:
             checks[name] = "ok" if ok else "not ready"
         return checks
 
+    def warnings(self) -> tuple[list[str], dict[str, Any]]:
+        """What an operator must hear of although the bot stays ready: one line each, and the
+        details by name (today: a rules/ edit that was refused)."""
+        refused = self.refused_edit()
+        if refused is None:
+            return [], {}
+        line = (
+            f"rules: an edit was refused ({len(refused.problems)} problem"
+            f"{'s' if len(refused.problems) != 1 else ''}); the last good rules keep running"
+        )
+        detail = {
+            "state": "refused",
+            "at": refused.at.astimezone(UTC).isoformat(timespec="seconds"),
+            "failures": refused.failures,
+            "problems": list(refused.problems),
+        }
+        return [line], {"rules_edit": detail}
+
     async def _readyz(self, _request: web.Request) -> web.Response:
         checks = await self.readiness()
         problems = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]
+        warnings, details = self.warnings()
         return web.json_response(
-            {"status": "unready" if problems else "ok", "checks": checks, "problems": problems},
+            {
+                "status": "unready" if problems else "ok",
+                "checks": checks,
+                "problems": problems,
+                "warnings": warnings,
+                **details,
+            },
             status=503 if problems else 200,
         )
 
@@ -155,6 +193,7 @@ class StatusServer:
                 outbox=OutboxSummary({}, None, []),
                 suppressed={},
                 threshold=self.failure_threshold,
+                refused=self.refused_edit(),
             )
             return _html(page, status=503)
         feeds = await store.call(store.feed_overview)
@@ -169,6 +208,7 @@ class StatusServer:
             outbox=outbox,
             suppressed=self.metrics.suppressed_counts(),
             threshold=self.failure_threshold,
+            refused=self.refused_edit(),
         )
         return _html(page)
 
@@ -490,6 +530,28 @@ def _outbox_section(outbox: OutboxSummary, now: datetime) -> Markup:
     return join((head, el("table", el("thead", header), el("tbody", *rows), id="outbox-table")))
 
 
+def _refused_section(refused: RefusedEdit | None, now: datetime) -> Markup | None:
+    if refused is None:
+        return None
+    times = f" ({refused.failures} refused reloads in a row)" if refused.failures > 1 else ""
+    return el(
+        "section",
+        el(
+            "p",
+            el("strong", "A rules edit was refused", class_="h-failing"),
+            " ",
+            when(refused.at, now),
+            times,
+            ": the last good rules keep running until an edit loads. Fix these with ",
+            el("code", "bot check"),
+            ":",
+        ),
+        el("ul", *(el("li", el("code", p), class_="err") for p in refused.problems)),
+        id="rules-edit",
+        class_="card",
+    )
+
+
 def render_page(
     *,
     name: str,
@@ -500,14 +562,24 @@ def render_page(
     outbox: OutboxSummary,
     suppressed: Mapping[str, Mapping[str, int]],
     threshold: int = DEFAULT_FAILURE_THRESHOLD,
+    refused: RefusedEdit | None = None,
 ) -> str:
     """The status page as one HTML document: no scripts, one inline style sheet."""
     ready = all(state == "ok" for state in checks.values())
-    failing = sum(1 for f in feeds if f.consecutive_failures >= threshold)
+    # The same words as the feed table's health column, counted from the same call.
+    health = Counter(
+        feed_health(f.consecutive_failures, f.last_polled_at, threshold=threshold) for f in feeds
+    )
     day = sum(1 for a in alerts if (now - a.created_at).total_seconds() <= 86400)
     cards = el(
         "div",
-        el("div", el("b", len(feeds)), f"feeds, {failing} failing", class_="card"),
+        el(
+            "div",
+            el("b", len(feeds)),
+            f"feeds, {health['failing']} failing, {health['erroring']} erroring",
+            class_="card",
+            id="feed-counts",
+        ),
         el(
             "div",
             el("b", f"{day}{'+' if day == len(alerts) == RECENT_ALERTS else ''}"),
@@ -537,7 +609,7 @@ def render_page(
     )
     body = el(
         "body",
-        el("header", el("h1", f"{name} status"), status, cards),
+        el("header", el("h1", f"{name} status"), status, _refused_section(refused, now), cards),
         el("section", el("h2", "Feeds"), _feeds_section(feeds, now, threshold), id="feeds"),
         el(
             "section",
