@@ -19,6 +19,7 @@ from bot.config import Config, Settings, TargetConfig, load_config
 from bot.errors import ConfigError
 from bot.extract import Extractor
 from bot.llm import LlmSummarizer
+from bot.logs import wants_json
 from bot.metrics import Metrics
 from bot.models import Match
 from bot.net import Http, NetSettings
@@ -27,7 +28,7 @@ from bot.pipeline import FeedSpec, Pipeline
 from bot.rules import RuleSet
 from bot.scheduler import BotScheduler
 from bot.store import Store
-from bot.web import StatusServer
+from bot.web import RefusedEdit, StatusServer
 
 log = logging.getLogger("bot.app")
 
@@ -76,11 +77,15 @@ def build_targets(
     *,
     stream: TextIO | None = None,
     debug: bool = False,
+    log_format: str = "auto",
 ) -> dict[str, Target]:
-    """One Target per configured target; with `debug` every target prints instead of sending."""
+    """One Target per configured target; with `debug` every target prints instead of sending.
+    What prints writes JSON lines when `log_format` gives JSON on its stream."""
     out = stream or sys.stdout
     return {
-        cfg.name: ConsoleTarget(cfg.name, out) if debug else build_target(cfg, http, stream=out)
+        cfg.name: ConsoleTarget(cfg.name, out, json_lines=wants_json(log_format, out))
+        if debug
+        else build_target(cfg, http, stream=out, log_format=log_format)
         for cfg in configs
     }
 
@@ -122,7 +127,7 @@ class Bot:
         built = (
             dict(targets)
             if targets is not None
-            else build_targets(config.targets, http, debug=debug)
+            else build_targets(config.targets, http, debug=debug, log_format=settings.log_format)
         )
         policies = {cfg.name: TargetPolicy.of(cfg) for cfg in config.targets}
         pipeline = Pipeline(
@@ -170,7 +175,9 @@ class Bot:
         their next poll. Only a configuration that loaded without problems gets here."""
         self.pipeline.rules = RuleSet.compile(config.rules)
         if self._own_targets:
-            targets = build_targets(config.targets, self.http, debug=self._debug)
+            targets = build_targets(
+                config.targets, self.http, debug=self._debug, log_format=self.settings.log_format
+            )
             policies = {cfg.name: TargetPolicy.of(cfg) for cfg in config.targets}
             self.deliverer.targets = targets
             self.deliverer.policies = dict(policies)
@@ -221,15 +228,27 @@ async def run_bot(
     from prometheus_client import CollectorRegistry
 
     metrics = Metrics(CollectorRegistry(), replica=settings.replica_id)
-    state: dict[str, Any] = {"rules": False, "scheduler": None}
+    state: dict[str, Any] = {"rules": False, "scheduler": None, "watcher": None}
 
     def readiness() -> dict[str, bool]:
         sched = state["scheduler"]
         return {"rules": bool(state["rules"]), "scheduler": bool(sched and sched.running)}
 
+    def refused_edit() -> RefusedEdit | None:
+        watcher: ConfigWatcher | None = state["watcher"]
+        return watcher.refused if watcher is not None else None
+
     web = None
     if settings.http_port and not once:
-        web = StatusServer(None, readiness, settings.http_host, settings.http_port, metrics=metrics)
+        web = StatusServer(
+            None,
+            readiness,
+            settings.http_host,
+            settings.http_port,
+            metrics=metrics,
+            failure_threshold=settings.feed_failure_threshold,
+            refused_edit=refused_edit,
+        )
         await web.start()
     config = load_config(Path(settings.rules_dir), env)
     bot = await asyncio.to_thread(
@@ -258,7 +277,9 @@ async def run_bot(
             bot.pipeline, bot.deliverer, bot.feeds, delivery_interval=settings.delivery_interval
         )
         state["scheduler"] = scheduler
-        watcher = ConfigWatcher(Path(settings.rules_dir), env, bot, scheduler, metrics)
+        watcher = state["watcher"] = ConfigWatcher(
+            Path(settings.rules_dir), env, bot, scheduler, metrics
+        )
         scheduler.add_periodic("reload", watcher.check, timedelta(seconds=2))
         scheduler.add_periodic("maintenance", bot.maintain, timedelta(hours=6))
         scheduler.start()
@@ -287,6 +308,7 @@ def _fingerprint(rules_dir: Path) -> tuple[tuple[str, int, int], ...]:
 class ConfigWatcher:
     """Hot reload: an edit in the rules directory applies within seconds; an edit that does not
     load is logged with its problems and counted, and the last good configuration keeps running.
+    `refused` holds that edit's problems (for the status page and /readyz) until one loads.
     """
 
     def __init__(
@@ -306,6 +328,7 @@ class ConfigWatcher:
         self.reloads = 0
         self.failures = 0
         self.last_failed = False
+        self.refused: RefusedEdit | None = None  # the last edit, when it did not load
 
     async def check(self) -> None:
         now = _fingerprint(self.rules_dir)
@@ -317,6 +340,11 @@ class ConfigWatcher:
         except ConfigError as exc:
             self.failures += 1
             self.last_failed = True
+            self.refused = RefusedEdit(
+                tuple(exc.problems),
+                self.bot.pipeline.now(),
+                self.refused.failures + 1 if self.refused is not None else 1,
+            )
             if self.metrics is not None:
                 self.metrics.reload_failed()
             log.error(
@@ -327,6 +355,7 @@ class ConfigWatcher:
         self.scheduler.set_feeds(self.bot.feeds)
         self.reloads += 1
         self.last_failed = False
+        self.refused = None
         if self.metrics is not None:
             self.metrics.rules_loaded(len(config.rules))
         log.info(

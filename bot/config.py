@@ -1022,6 +1022,19 @@ _CORE_FLOAT = re.compile(
     r"[-+]?(?:\.[0-9]+|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
 )
+# A title template's `{…}` fields, as the rules render them: `{name}` is a value, `{{` and `}}`
+# are literal braces; any other `{…}` would reach the chat as it is written.
+_TEMPLATE_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+_PLACEHOLDER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+# Values a trigger adds to its alert, beside what the rule extracts.
+_TRIGGER_VALUES: dict[str, tuple[str, ...]] = {"changed": ("from", "to"), "count": ("count",)}
+
+
+def template_fields(template: str) -> list[str]:
+    """The text inside each `{…}` field of a title template, in order (escaped braces skipped)."""
+    return [m.group(1) for m in _TEMPLATE_FIELD.finditer(template) if m.group(1) is not None]
+
+
 _INTERPOLATION = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 
 
@@ -1350,6 +1363,7 @@ class _Loader:
                             + (f" (lists: {', '.join(sorted(gazetteers))})" if gazetteers else ""),
                         )
             trigger = data.get("trigger")
+            self.check_title(doc, data.get("title"), trigger, values)
             if not isinstance(trigger, dict):
                 continue
             keys = trigger.get("key")
@@ -1369,6 +1383,29 @@ class _Loader:
                         f"{name!r} is not a value this rule extracts"
                         + (f" (values: {', '.join(sorted(values))})" if values else ""),
                     )
+
+    def check_title(self, doc: _Document, title: Any, trigger: Any, values: set[str]) -> None:
+        """Every `{name}` of the title is a value the alert carries: what the rule extracts,
+        and `from`/`to` of a changed trigger or `count` of a count trigger."""
+        if not isinstance(title, str):
+            return
+        kind = trigger.get("kind", "any") if isinstance(trigger, dict) else "any"
+        names = values | set(_TRIGGER_VALUES.get(kind, ()) if isinstance(kind, str) else ())
+        for name in template_fields(title):
+            if name in names and _PLACEHOLDER.fullmatch(name):
+                continue
+            listed = ", ".join(sorted(names))
+            if _PLACEHOLDER.fullmatch(name):
+                message = f"{{{name}}} is not a value this rule extracts" + (
+                    f" (values: {listed})" if names else ""
+                )
+            else:
+                message = (
+                    f"{{{name}}} is not a field: a field is the name of a value"
+                    + (f" ({listed})" if names else "")
+                    + " in letters, digits, _ and -; write {{ and }} for a literal brace"
+                )
+            self.problem(doc, doc.value_line(("title",)), ("title",), message)
 
     def check_notify(self, docs: list[_Document], targets: list[str]) -> None:
         known = set(targets)

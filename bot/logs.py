@@ -6,8 +6,9 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 _secrets: set[str] = set()
@@ -54,20 +55,44 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
     }
 
 
+def json_line(
+    *, time: datetime, level: str, logger: str, event: str, fields: Mapping[str, Any]
+) -> str:
+    """One event as one JSON object (no line break), redacted: the shape of every log line,
+    for output that is not a log record (the console target's alerts)."""
+    data: dict[str, Any] = {
+        "time": time.astimezone(UTC).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "event": event,
+        **fields,
+    }
+    return redact(json.dumps(data, default=str, ensure_ascii=False))
+
+
+def wants_json(fmt: str, stream: TextIO) -> bool:
+    """Whether lines written to `stream` are JSON under `BOT_LOG_FORMAT=fmt` (`auto`: JSON when
+    the stream is not a terminal)."""
+    if fmt == "auto":
+        isatty = getattr(stream, "isatty", None)
+        return not (callable(isatty) and isatty())
+    return fmt == "json"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, event and the record's extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": record.getMessage(),
-            **_fields(record),
-        }
+        fields = _fields(record)
         if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        return redact(json.dumps(data, default=str, ensure_ascii=False))
+            fields["exception"] = self.formatException(record.exc_info)
+        return json_line(
+            time=datetime.fromtimestamp(record.created, UTC),
+            level=record.levelname.lower(),
+            logger=record.name,
+            event=record.getMessage(),
+            fields=fields,
+        )
 
 
 class TextFormatter(logging.Formatter):
@@ -96,7 +121,7 @@ class _Replica(logging.Filter):
 
 
 def setup_logging(level: str = "INFO", fmt: str = "auto", *, replica: str | None = None) -> None:
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    use_json = wants_json(fmt, sys.stderr)
     handler = logging.StreamHandler(sys.stderr)
     if replica:
         handler.addFilter(_Replica(replica))

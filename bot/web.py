@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import html
-import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from bot.health import DEFAULT_FAILURE_THRESHOLD, feed_health
+from bot.health import DEFAULT_FAILURE_THRESHOLD
 from bot.metrics import Metrics
+from bot.status_page import CSP, RECENT_ALERTS, RefusedEdit, esc, render_page
 from bot.store import Store
-from bot.store._maintenance import AlertView, FeedView, OutboxSummary
+from bot.store._maintenance import OutboxSummary
+
+__all__ = ["CSP", "Readiness", "RefusedEdit", "StatusServer", "esc", "render_page"]
 
 log = logging.getLogger("bot.web")
 
@@ -28,8 +26,6 @@ log = logging.getLogger("bot.web")
 Readiness = Callable[[], bool | Mapping[str, bool]]
 
 DB_TIMEOUT_S = 5.0
-RECENT_ALERTS = 50
-REFRESH_S = 60
 
 
 def utc_now() -> datetime:
@@ -55,6 +51,7 @@ class StatusServer:
         now: Callable[[], datetime] = utc_now,
         failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
         name: str = "newsbot",
+        refused_edit: Callable[[], RefusedEdit | None] | None = None,
     ) -> None:
         self.store: Store | None = None
         self.ready = ready
@@ -64,6 +61,7 @@ class StatusServer:
         self.now = now
         self.failure_threshold = failure_threshold
         self.name = name
+        self.refused_edit = refused_edit or (lambda: None)
         self._runner: web.AppRunner | None = None
         if store is not None:
             self.attach(store)
@@ -119,11 +117,36 @@ class StatusServer:
             checks[name] = "ok" if ok else "not ready"
         return checks
 
+    def warnings(self) -> tuple[list[str], dict[str, Any]]:
+        """What an operator must hear of although the bot stays ready: one line each, and the
+        details by name (today: a rules/ edit that was refused)."""
+        refused = self.refused_edit()
+        if refused is None:
+            return [], {}
+        line = (
+            f"rules: an edit was refused ({len(refused.problems)} problem"
+            f"{'s' if len(refused.problems) != 1 else ''}); the last good rules keep running"
+        )
+        detail = {
+            "state": "refused",
+            "at": refused.at.astimezone(UTC).isoformat(timespec="seconds"),
+            "failures": refused.failures,
+            "problems": list(refused.problems),
+        }
+        return [line], {"rules_edit": detail}
+
     async def _readyz(self, _request: web.Request) -> web.Response:
         checks = await self.readiness()
         problems = [f"{name}: {state}" for name, state in checks.items() if state != "ok"]
+        warnings, details = self.warnings()
         return web.json_response(
-            {"status": "unready" if problems else "ok", "checks": checks, "problems": problems},
+            {
+                "status": "unready" if problems else "ok",
+                "checks": checks,
+                "problems": problems,
+                "warnings": warnings,
+                **details,
+            },
             status=503 if problems else 200,
         )
 
@@ -155,6 +178,7 @@ class StatusServer:
                 outbox=OutboxSummary({}, None, []),
                 suppressed={},
                 threshold=self.failure_threshold,
+                refused=self.refused_edit(),
             )
             return _html(page, status=503)
         feeds = await store.call(store.feed_overview)
@@ -169,6 +193,7 @@ class StatusServer:
             outbox=outbox,
             suppressed=self.metrics.suppressed_counts(),
             threshold=self.failure_threshold,
+            refused=self.refused_edit(),
         )
         return _html(page)
 
@@ -187,134 +212,6 @@ class StatusServer:
             self._runner = None
 
 
-# ---------------------------------------------------------------------------------------------
-# HTML: every value from the database is escaped; only this module's literals are markup.
-
-
-class Markup(str):
-    """Text that is already HTML (built here from escaped parts)."""
-
-    __slots__ = ()
-
-
-def esc(value: object) -> Markup:
-    """`value` as HTML text: escaped unless it is already Markup."""
-    if isinstance(value, Markup):
-        return value
-    return Markup(html.escape("" if value is None else str(value), quote=True))
-
-
-def el(tag: str, *children: object, **attrs: object) -> Markup:
-    """An element; `class_` is `class`, `data_x` is `data-x`; None or False drops an attribute."""
-    parts = [tag]
-    for key, value in attrs.items():
-        if value is None or value is False:
-            continue
-        parts.append(f'{key.rstrip("_").replace("_", "-")}="{esc(value)}"')
-    return Markup(f"<{' '.join(parts)}>" + join(children) + f"</{tag}>")
-
-
-def join(children: Iterable[object]) -> Markup:
-    return Markup("".join(esc(c) for c in children if c is not None))
-
-
-def safe_href(url: str | None) -> str | None:
-    """Only http(s) URLs become links; `javascript:` and the like stay plain text."""
-    if not url:
-        return None
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in ("http", "https") else None
-
-
-def link(url: str | None, text: object) -> Markup:
-    href = safe_href(url)
-    if href is None:
-        return esc(text)
-    return el("a", text, href=href, rel="noopener noreferrer nofollow")
-
-
-def _ago(then: datetime, now: datetime) -> str:
-    seconds = int((now - then).total_seconds())
-    if seconds < 0:
-        ahead = -seconds
-        return f"in {_span(ahead)}"
-    return f"{_span(seconds)} ago"
-
-
-def _span(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds}s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    if seconds < 36 * 3600:
-        return f"{round(seconds / 3600)} h"
-    return f"{round(seconds / 86400)} d"
-
-
-def when(moment: datetime | None, now: datetime) -> Markup:
-    if moment is None:
-        return Markup("&ndash;")
-    moment = moment.astimezone(UTC)
-    return el(
-        "time",
-        moment.strftime("%Y-%m-%d %H:%M UTC"),
-        datetime=moment.isoformat(timespec="seconds"),
-        title=_ago(moment, now),
-    )
-
-
-def _value_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _clip(text: str | None, limit: int = 300) -> str:
-    if not text:
-        return ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-CSS = """
-:root { color-scheme: light dark; --muted: #6b7280; --line: #d1d5db; --bad: #b91c1c;
-  --warn: #b45309; --ok: #15803d; --card: rgba(127,127,127,.07); }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 1rem; }
-h1 { font-size: 1.4rem; margin: 0; } h2 { font-size: 1.1rem; margin: 1.6rem 0 .5rem; }
-h3 { font-size: 1rem; margin: .2rem 0; }
-.meta, .muted { color: var(--muted); }
-.cards { display: flex; flex-wrap: wrap; gap: .6rem; margin: .8rem 0; }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 6px;
-  padding: .5rem .8rem; min-width: 9rem; }
-.card b { display: block; font-size: 1.3rem; }
-table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid var(--line);
-  vertical-align: top; }
-th { font-weight: 600; white-space: nowrap; }
-td.num { text-align: right; }
-.err { color: var(--bad); overflow-wrap: anywhere; }
-.h-ok, .s-sent { color: var(--ok); } .h-failing, .s-dead, .sev-critical { color: var(--bad); }
-.h-erroring, .s-pending, .sev-warning { color: var(--warn); }
-.badge { border: 1px solid currentColor; border-radius: 4px; padding: 0 .3rem; font-size: .8rem; }
-article.alert { border: 1px solid var(--line); border-radius: 6px; padding: .6rem .8rem;
-  margin: .6rem 0; background: var(--card); }
-dl.values { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8rem;
-  margin: .4rem 0; }
-dl.values dt { color: var(--muted); } dl.values dd { margin: 0; }
-blockquote { margin: .3rem 0; padding-left: .6rem; border-left: 3px solid var(--line); }
-ul.evidence { list-style: none; padding: 0; margin: .3rem 0; }
-code { font-size: .9em; } time { white-space: nowrap; }
-footer { margin-top: 2rem; }
-"""
-_CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode()).digest()).decode()
-CSP = (
-    "default-src 'none'; "
-    f"style-src 'sha256-{_CSS_HASH}'; "
-    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
-
-
 @web.middleware
 async def _security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
     response: web.StreamResponse = await handler(request)
@@ -329,241 +226,3 @@ async def _security_headers(request: web.Request, handler: Any) -> web.StreamRes
 
 def _html(page: str, status: int = 200) -> web.Response:
     return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
-
-
-def _feeds_section(feeds: list[FeedView], now: datetime, threshold: int) -> Markup:
-    if not feeds:
-        return el("p", "No feeds yet.", class_="muted")
-    rows = []
-    for f in feeds:
-        health = feed_health(f.consecutive_failures, f.last_polled_at, threshold=threshold)
-        rows.append(
-            el(
-                "tr",
-                el("td", el("strong", f.name), Markup("<br>"), el("small", link(f.url, f.url))),
-                el("td", health, class_=f"h-{health.replace(' ', '-')}"),
-                el("td", when(f.last_polled_at, now)),
-                el("td", f.last_status or "–"),
-                el("td", f.consecutive_failures, class_="num"),
-                el("td", when(f.last_ok_at, now)),
-                el("td", f.articles, class_="num"),
-                el("td", when(f.next_poll_at, now)),
-                el("td", _clip(f.last_error), class_="err"),
-                data_feed=f.name,
-            )
-        )
-    head = el(
-        "tr",
-        *(
-            el("th", h)
-            for h in (
-                "feed",
-                "health",
-                "last poll",
-                "status",
-                "failures",
-                "last good poll",
-                "articles",
-                "next poll",
-                "last error",
-            )
-        ),
-    )
-    return el("table", el("thead", head), el("tbody", *rows), id="feed-table")
-
-
-def _alert_card(a: AlertView, now: datetime, suppressed: Mapping[str, Mapping[str, int]]) -> Markup:
-    values = el(
-        "dl",
-        *(
-            Markup(el("dt", key) + el("dd", _value_text(value)))
-            for key, value in sorted(a.values.items())
-        ),
-        class_="values",
-    )
-    evidence = el(
-        "ul", *(el("li", el("blockquote", sentence)) for sentence in a.evidence), class_="evidence"
-    )
-    source = el(
-        "p",
-        link(a.article_url, a.article_title or a.article_url),
-        " — ",
-        a.feed or "unknown feed",
-        " · published ",
-        when(a.published_at, now),
-        " · text from ",
-        a.extraction,
-        *((" · story ", el("code", a.story_id)) if a.story_id else ()),
-        class_="source",
-    )
-    deliveries = el(
-        "p",
-        "deliveries: ",
-        *(
-            join(
-                (
-                    "; " if i else "",
-                    el("span", f"{d.target}: {d.state}", class_=f"s-{d.state}"),
-                    f" ({d.attempts} attempt{'s' if d.attempts != 1 else ''})",
-                    el("span", f" {_clip(d.last_error, 160)}", class_="err")
-                    if d.last_error and d.state != "sent"
-                    else None,
-                )
-            )
-            for i, d in enumerate(a.deliveries)
-        )
-        if a.deliveries
-        else ("none",),
-        class_="deliveries muted",
-    )
-    held = suppressed.get(a.rule_id, {})
-    held_text = (
-        el(
-            "p",
-            "repeats of this rule held back since start: ",
-            ", ".join(f"{reason.replace('_', ' ')} {n}" for reason, n in sorted(held.items())),
-            class_="muted",
-        )
-        if held
-        else None
-    )
-    return el(
-        "article",
-        el(
-            "header",
-            when(a.created_at, now),
-            " ",
-            el("span", a.severity, class_=f"badge sev-{a.severity}"),
-            " ",
-            el("code", a.rule_id),
-            el("h3", a.title),
-        ),
-        source,
-        values if a.values else None,
-        evidence if a.evidence else None,
-        deliveries,
-        held_text,
-        class_="alert",
-        id=f"alert-{a.alert_id}",
-        data_rule=a.rule_id,
-    )
-
-
-def _outbox_section(outbox: OutboxSummary, now: datetime) -> Markup:
-    counts = ", ".join(
-        f"{outbox.counts.get(state, 0)} {state}" for state in ("pending", "sent", "dead")
-    )
-    head = el("p", counts, ". Oldest pending: ", when(outbox.oldest_pending_at, now), ".")
-    if not outbox.open:
-        return join((head, el("p", "Nothing pending or dead.", class_="muted")))
-    rows = [
-        el(
-            "tr",
-            el("td", when(d.created_at, now)),
-            el("td", d.target),
-            el("td", el("code", d.rule_id)),
-            el("td", d.title),
-            el("td", d.state, class_=f"s-{d.state}"),
-            el("td", d.attempts, class_="num"),
-            el("td", when(d.next_attempt_at, now) if d.state == "pending" else "–"),
-            el("td", _clip(d.last_error), class_="err"),
-            data_delivery=d.delivery_id,
-        )
-        for d in outbox.open
-    ]
-    header = el(
-        "tr",
-        *(
-            el("th", h)
-            for h in (
-                "written",
-                "target",
-                "rule",
-                "alert",
-                "state",
-                "attempts",
-                "next attempt",
-                "last error",
-            )
-        ),
-    )
-    return join((head, el("table", el("thead", header), el("tbody", *rows), id="outbox-table")))
-
-
-def render_page(
-    *,
-    name: str,
-    now: datetime,
-    checks: Mapping[str, str],
-    feeds: list[FeedView],
-    alerts: list[AlertView],
-    outbox: OutboxSummary,
-    suppressed: Mapping[str, Mapping[str, int]],
-    threshold: int = DEFAULT_FAILURE_THRESHOLD,
-) -> str:
-    """The status page as one HTML document: no scripts, one inline style sheet."""
-    ready = all(state == "ok" for state in checks.values())
-    failing = sum(1 for f in feeds if f.consecutive_failures >= threshold)
-    day = sum(1 for a in alerts if (now - a.created_at).total_seconds() <= 86400)
-    cards = el(
-        "div",
-        el("div", el("b", len(feeds)), f"feeds, {failing} failing", class_="card"),
-        el(
-            "div",
-            el("b", f"{day}{'+' if day == len(alerts) == RECENT_ALERTS else ''}"),
-            "alerts in 24 h",
-            class_="card",
-        ),
-        el("div", el("b", outbox.counts.get("pending", 0)), "pending deliveries", class_="card"),
-        el("div", el("b", outbox.counts.get("dead", 0)), "dead deliveries", class_="card"),
-        class_="cards",
-    )
-    status = el(
-        "p",
-        el("span", "ready" if ready else "not ready", class_="h-ok" if ready else "h-failing"),
-        *(
-            (" — ", "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"))
-            if not ready
-            else ()
-        ),
-        " · as of ",
-        when(now, now),
-        class_="meta",
-    )
-    alert_cards = (
-        join(_alert_card(a, now, suppressed) for a in alerts)
-        if alerts
-        else el("p", "No alerts yet.", class_="muted")
-    )
-    body = el(
-        "body",
-        el("header", el("h1", f"{name} status"), status, cards),
-        el("section", el("h2", "Feeds"), _feeds_section(feeds, now, threshold), id="feeds"),
-        el(
-            "section",
-            el("h2", f"Recent alerts (last {RECENT_ALERTS})"),
-            alert_cards,
-            id="alerts",
-        ),
-        el("section", el("h2", "Outbox"), _outbox_section(outbox, now), id="outbox"),
-        el(
-            "footer",
-            el("a", "metrics", href="/metrics"),
-            " · ",
-            el("a", "healthz", href="/healthz"),
-            " · ",
-            el("a", "readyz", href="/readyz"),
-            class_="muted",
-        ),
-    )
-    head = join(
-        (
-            Markup('<meta charset="utf-8">'),
-            Markup('<meta name="viewport" content="width=device-width, initial-scale=1">'),
-            Markup(f'<meta http-equiv="refresh" content="{REFRESH_S}">'),
-            Markup('<link rel="icon" href="data:,">'),
-            el("title", f"{name} status"),
-            Markup(f"<style>{CSS}</style>"),
-        )
-    )
-    return f'<!doctype html>\n<html lang="en"><head>{head}</head>{body}</html>\n'

@@ -77,6 +77,26 @@ def test_check_names_the_file_and_line_of_an_unknown_key_and_of_a_bad_regex(tmp_
     assert "Traceback" not in result.stderr
 
 
+def test_check_refuses_a_title_placeholder_the_rule_never_extracts(tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path / "rules",
+        [("wire", "https://news.example/rss")],
+        rules={
+            "visit": 'id: visit\ntitle: "{envoy} to {city}"\nwhen:\n  all:\n'
+            "    - entity: envoy\n    - entity: place\n"
+            "entities:\n  envoy: [Witkoff]\n  place: [Moscow]\n"
+        },
+    )
+    result = run_bot("check", "--rules", str(rules))
+    assert result.returncode == 2
+    assert re.search(
+        r"visit\.yaml:2: title: \{city\} is not a value this rule extracts "
+        r"\(values: envoy, place\)",
+        result.stderr,
+    ), result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid` (Linux /proc)."""
     children: dict[int, list[int]] = {}

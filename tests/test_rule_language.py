@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import check, load_config, load_rule_tests
 from bot.models import Match, Trigger, TriggerState
-from bot.rules import RuleSet, decide, render_title, run_cases
+from bot.rules import CaseResult, RuleSet, decide, render_title, run_cases
 from tests.helpers import write_rules
 
 REPO = Path(__file__).resolve().parents[1]
@@ -206,6 +206,89 @@ def test_a_changed_trigger_needs_a_value(tmp_path: Path) -> None:
         rules={"c": "id: c\nwhen:\n  any: [deadline]\ntrigger:\n  kind: changed\n"},
     )
     assert any("c.yaml:" in p and "needs `value`" in p for p in check(rules, {}))
+
+
+def test_check_names_a_title_placeholder_the_rule_never_extracts(tmp_path: Path) -> None:
+    rules = write_rules(tmp_path / "rules", [], rules={"visit": ENVOY.replace("{place}", "{city}")})
+    assert check(rules, {}) == [
+        f"{rules / 'visit.yaml'}:2: title: {{city}} is not a value this rule extracts "
+        "(values: envoy, place)"
+    ]
+
+
+def test_only_a_changed_trigger_gives_a_title_from_and_to(tmp_path: Path) -> None:
+    rule = (
+        'id: dl\ntitle: "Deadline: {from} → {to}"\nwhen:\n  any: [deadline]\n'
+        "extract:\n  deadline: {date: deadline}\ntrigger: {kind: KIND, value: deadline}\n"
+    )
+    changed = write_rules(tmp_path / "a", [], rules={"dl": rule.replace("KIND", "changed")})
+    assert check(changed, {}) == []
+    new = write_rules(tmp_path / "b", [], rules={"dl": rule.replace("KIND", "new")})
+    assert [p.split(": ", 2)[2] for p in check(new, {})] == [
+        "{from} is not a value this rule extracts (values: deadline)",
+        "{to} is not a value this rule extracts (values: deadline)",
+    ]
+
+
+def test_a_title_placeholder_that_is_no_plain_name_is_refused(tmp_path: Path) -> None:
+    rules = write_rules(
+        tmp_path / "rules", [], rules={"visit": ENVOY.replace("{place}", "{place.name}")}
+    )
+    [problem] = check(rules, {})
+    assert problem.startswith(f"{rules / 'visit.yaml'}:2: title: {{place.name}} ")
+    assert "{{" in problem  # says how to write a literal brace
+
+
+def test_literal_braces_and_the_count_of_a_count_trigger_are_fine(tmp_path: Path) -> None:
+    rule = (
+        'id: c\ntitle: "{{{{Kyiv}}}} named {count} times"\nwhen:\n  any: [Kyiv]\n'
+        "trigger: {kind: count, count: 3, window: 1h}\n"
+    )
+    assert check(write_rules(tmp_path / "rules", [], rules={"c": rule}), {}) == []
+
+
+DEADLINE = """\
+id: dl
+title: "Deadline: {from} → {to}"
+when:
+  any: [deadline]
+extract:
+  deadline: {date: deadline}
+trigger: {kind: changed, value: deadline}
+"""
+
+
+def cases_for(tmp_path: Path, rule: str, cases: str) -> list[CaseResult]:
+    rules = write_rules(tmp_path / "rules", [], rules={"dl": rule})
+    (rules / "dl.tests.yaml").write_text(textwrap.dedent(cases), encoding="utf-8")
+    found, problems = load_rule_tests(rules)
+    assert problems == []
+    return run_cases(load_config(rules, {}).rules, found)
+
+
+def test_a_rule_test_case_may_expect_the_rendered_title_and_from_and_to(tmp_path: Path) -> None:
+    cases = """\
+    cases:
+      - name: moved
+        published: 2025-11-26T12:00:00Z
+        text: Trump had initially set a Thursday deadline. Now the deadline is December 12.
+        expect: [{from: 2025-11-27, to: 2025-12-12, title: "Deadline: 2025-11-27 → 2025-12-12"}]
+    """
+    [result] = cases_for(tmp_path, DEADLINE, cases)
+    assert result.passed, result.message
+
+
+def test_a_rule_test_case_fails_on_a_title_other_than_the_one_rendered(tmp_path: Path) -> None:
+    cases = """\
+    cases:
+      - name: moved
+        published: 2025-11-26T12:00:00Z
+        text: Trump had initially set a Thursday deadline. Now the deadline is December 12.
+        expect: [{deadline: 2025-12-12, title: "Deadline: {from} → {to}"}]
+    """
+    [result] = cases_for(tmp_path, DEADLINE, cases)
+    assert not result.passed
+    assert "Deadline: 2025-11-27 → 2025-12-12" in result.message
 
 
 def test_the_default_pack_passes_its_own_test_cases() -> None:

@@ -15,20 +15,24 @@ from bot.config import (
     WebhookTargetConfig,
 )
 from bot.errors import ConfigError
-from bot.logs import register_secret
+from bot.logs import register_secret, wants_json
 from bot.net import Http
 from bot.notify._chat import AppriseTarget, DiscordTarget, SlackTarget, TeamsTarget
 from bot.notify._targets import ConsoleTarget, Target, WebhookTarget
 
 
-def build_target(cfg: TargetConfig, http: Http, *, stream: TextIO | None = None) -> Target:
-    """The Target `cfg` describes; its URLs and secrets are registered for redaction.
+def build_target(
+    cfg: TargetConfig, http: Http, *, stream: TextIO | None = None, log_format: str = "auto"
+) -> Target:
+    """The Target `cfg` describes; its URLs and secrets are registered for redaction. A console
+    target writes JSON lines when `log_format` (`BOT_LOG_FORMAT`) gives JSON on its stream.
 
     ConfigError when it cannot be built (an apprise target without the optional package, or
     with a URL Apprise does not know).
     """
     if isinstance(cfg, ConsoleTargetConfig):
-        return ConsoleTarget(cfg.name, stream or sys.stdout)
+        out = stream or sys.stdout
+        return ConsoleTarget(cfg.name, out, json_lines=wants_json(log_format, out))
     if isinstance(cfg, AppriseTargetConfig):
         urls = tuple(u.get_secret_value() for u in cfg.urls)
         for url in urls:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 from bot.errors import BotError
+from bot.logs import json_line
 from bot.net import BlockedURL, Http, Response
 
 JSON = dict[str, Any]
@@ -48,14 +49,32 @@ class Target(Protocol):
         ...
 
 
+_SEVERITY_LEVELS = ("info", "warning", "critical")
+
+
 @dataclass
 class ConsoleTarget:
-    """Prints each alert as a few readable lines."""
+    """Prints each alert as a few readable lines, or, with `json_lines` (`BOT_LOG_FORMAT=json`),
+    as one JSON line shaped like the log lines: event `alert`, level its severity, the whole
+    alert under `alert`."""
 
     name: str
     stream: TextIO = field(default_factory=lambda: sys.stdout)
+    json_lines: bool = False
 
     async def send(self, payload: JSON, *, delivery_id: str, now: datetime) -> None:
+        if self.json_lines:
+            severity = payload.get("severity")
+            line = json_line(
+                time=now,
+                level=severity if severity in _SEVERITY_LEVELS else "info",
+                logger="bot.notify.console",
+                event="alert",
+                fields={"target": self.name, "delivery_id": delivery_id, "alert": payload},
+            )
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            return
         article = payload.get("article", {})
         severity, title, rule = (
             payload.get("severity", "info"),

@@ -30,9 +30,18 @@ def _same(found: dict[str, Any], expected: dict[str, Any]) -> bool:
     )
 
 
+def _alert_values(match: Match, published: datetime) -> dict[str, Any]:
+    """What a first sighting of `match` would send: its values, with `from`/`to` of a changed
+    trigger, and its rendered `title`."""
+    alert = decide(match, None, published).alert or match
+    return {**alert.values, "title": alert.title}
+
+
 def run_cases(rules: Sequence[RuleConfig], cases: Iterable[RuleTestCase]) -> list[CaseResult]:
     """Run each case against its rule alone (no trigger state): the values found must be the
-    ones expected, one match each, in any order."""
+    ones expected, one match each, in any order. An expectation may name `title` (the alert's
+    title as rendered) and, for a changed trigger, `from` and `to`: what a first sighting of
+    the match would send."""
     by_id = {r.id: r for r in rules}
     compiled: dict[str, RuleSet] = {}
     results: list[CaseResult] = []
@@ -43,7 +52,10 @@ def run_cases(rules: Sequence[RuleConfig], cases: Iterable[RuleTestCase]) -> lis
             results.append(CaseResult(case, False, [], f"no rule {rule_id!r}"))
             continue
         ruleset = compiled.get(rule_id) or compiled.setdefault(rule_id, RuleSet.compile([rule]))
-        found = [m.values for m in ruleset.match(case.title, case.text, case.published)]
+        found = [
+            _alert_values(m, case.published)
+            for m in ruleset.match(case.title, case.text, case.published)
+        ]
         left = list(found)
         missing = []
         for expected in case.expect:
