@@ -12,6 +12,7 @@ from bot.notify._neutralize import (
 )
 from bot.notify._outbox import Deliverer, DeliveryReport, RetryPolicy, digest_payload
 from bot.notify._policy import TargetPolicy, route
+from bot.notify._preview import PreviewDeliverer
 from bot.notify._targets import (
     ConsoleTarget,
     DeliveryFailed,
@@ -31,6 +32,7 @@ __all__ = [
     "DeliveryFailed",
     "DeliveryReport",
     "DiscordTarget",
+    "PreviewDeliverer",
     "RetryPolicy",
     "SlackTarget",
     "Target",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, or_, select, update
+from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from bot.store._tables import outbox
 
@@ -134,6 +134,22 @@ class OutboxQueries:
                 .values(state="pending", next_attempt_at=now, lease_owner=None, lease_until=None)
             )
         return bool(result.rowcount)
+
+    def pending_count(self) -> int:
+        """How many deliveries wait in the outbox (due or not)."""
+        with self._read() as conn:
+            return int(conn.scalar(select(func.count()).where(outbox.c.state == "pending")) or 0)
+
+    def pending_after(self, after_id: int, limit: int = 100) -> list[OutboxRow]:
+        """Pending deliveries written after row `after_id`, oldest first; changes nothing."""
+        stmt = (
+            select(*_OUTBOX_COLUMNS)
+            .where(outbox.c.state == "pending", outbox.c.id > after_id)
+            .order_by(outbox.c.id)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            return [OutboxRow(**r._mapping) for r in conn.execute(stmt)]
 
     def list_outbox(self, state: str | None = None, limit: int = 100) -> list[OutboxRow]:
         stmt = select(*_OUTBOX_COLUMNS).order_by(outbox.c.id.desc()).limit(limit)
