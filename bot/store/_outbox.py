@@ -5,12 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, case, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.elements import ColumnElement
 
-from bot.store._tables import outbox
+from bot.store._tables import outbox, outbox_gates
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,22 +58,46 @@ class OutboxQueries:
         *,
         exclude_targets: Sequence[str] = (),
     ) -> list[OutboxRow]:
-        """Lease the pending deliveries that are due, oldest first (except for busy targets)."""
+        """Lease the pending deliveries that are due, oldest first, each target's in order.
+
+        A delivery is handed out only with every earlier pending one of its target: never
+        while an earlier one is in flight (leased to any replica) or waiting (for a retry,
+        quiet hours, a digest, a rate limit), and nothing while the target's gate is closed
+        (a Retry-After, an empty rate-limit bucket). On PostgreSQL the claim locks the gate
+        rows of the targets it serves (others skip them), so two replicas never claim one
+        target's deliveries at once.
+        """
+        earlier = outbox.alias("earlier")
+        lease_free = or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now)
+        held_behind = exists().where(
+            earlier.c.target == outbox.c.target,
+            earlier.c.state == "pending",
+            earlier.c.id < outbox.c.id,
+            or_(earlier.c.lease_until >= now, earlier.c.next_attempt_at > now),
+        )
+        gate_closed = exists().where(
+            outbox_gates.c.target == outbox.c.target, outbox_gates.c.not_before > now
+        )
         due = (
             select(outbox.c.id)
             .where(
                 outbox.c.state == "pending",
                 outbox.c.next_attempt_at <= now,
-                or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+                lease_free,
+                ~held_behind,
+                ~gate_closed,
             )
             .order_by(outbox.c.id)
             .limit(limit)
         )
         if exclude_targets:
             due = due.where(outbox.c.target.not_in(list(exclude_targets)))
-        if self.dialect == "postgresql":
-            due = due.with_for_update(skip_locked=True)
         with self._write() as conn:
+            if self.dialect == "postgresql":
+                mine = self._lock_targets(conn, now, lease_free, exclude_targets)
+                if not mine:
+                    return []
+                due = due.where(outbox.c.target.in_(mine)).with_for_update(skip_locked=True)
             rows = conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(due.scalar_subquery()))
@@ -76,6 +105,68 @@ class OutboxQueries:
                 .returning(*_OUTBOX_COLUMNS)
             ).all()
         return sorted((OutboxRow(**r._mapping) for r in rows), key=lambda r: r.id)
+
+    def _lock_targets(
+        self,
+        conn: Connection,
+        now: datetime,
+        lease_free: ColumnElement[bool],
+        exclude_targets: Sequence[str],
+    ) -> list[str]:
+        """Lock, until this transaction ends, the gate rows of the targets that have something
+        due and an open gate, skipping those another replica's claim holds now."""
+        candidates = select(outbox.c.target).where(
+            outbox.c.state == "pending", outbox.c.next_attempt_at <= now, lease_free
+        )
+        if exclude_targets:
+            candidates = candidates.where(outbox.c.target.not_in(list(exclude_targets)))
+        targets = sorted(set(conn.scalars(candidates.distinct())))
+        if not targets:
+            return []
+        # A target's first delivery creates its row; sorted, so replicas never deadlock here.
+        conn.execute(
+            pg_insert(outbox_gates)
+            .values([{"target": t, "not_before": _EPOCH} for t in targets])
+            .on_conflict_do_nothing(index_elements=[outbox_gates.c.target])
+        )
+        return list(
+            conn.scalars(
+                select(outbox_gates.c.target)
+                .where(outbox_gates.c.target.in_(targets), outbox_gates.c.not_before <= now)
+                .order_by(outbox_gates.c.target)
+                .with_for_update(skip_locked=True)
+            )
+        )
+
+    def hold_target(self, target: str, until: datetime, *, bucket: str | None = None) -> None:
+        """Send nothing more to `target` before `until` (never brings an existing gate
+        forward); with `bucket`, remember it and hold every target that shares it too."""
+        insert = (pg_insert if self.dialect == "postgresql" else sqlite_insert)(outbox_gates)
+        stmt = insert.values(target=target, not_before=until, bucket=bucket)
+        kept, asked = outbox_gates.c.not_before, stmt.excluded.not_before
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[outbox_gates.c.target],
+            set_={
+                "not_before": case((kept > asked, kept), else_=asked),
+                "bucket": func.coalesce(stmt.excluded.bucket, outbox_gates.c.bucket),
+            },
+        )
+        with self._write() as conn:
+            conn.execute(stmt)
+            if bucket is not None:
+                conn.execute(
+                    update(outbox_gates)
+                    .where(outbox_gates.c.bucket == bucket, outbox_gates.c.not_before < until)
+                    .values(not_before=until)
+                )
+
+    def target_gate(self, target: str) -> datetime | None:
+        """When `target` may be sent its next message at the earliest, if it was ever held."""
+        with self._read() as conn:
+            when: datetime | None = conn.scalar(
+                select(outbox_gates.c.not_before).where(outbox_gates.c.target == target)
+            )
+        return when
 
     def mark_sent(self, delivery_id: str, now: datetime) -> None:
         self._finish(delivery_id, state="sent", sent_at=now, last_error=None)
