@@ -6,8 +6,12 @@ really arrive), and two replicas each have their own `Store` and `Deliverer` on 
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +21,8 @@ from bot.notify import Deliverer, DiscordTarget, RetryPolicy, Target, WebhookTar
 from bot.replay import AlertReceiver, ReceivedRequest
 from bot.store import NewAlert, Store, new_id
 from bot.summarize import build_payload
+from tests.helpers import write_rules
+from tests.test_cli import REPO, BackgroundLoop, bot_cmd, wait_until
 
 T0 = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -216,3 +222,51 @@ async def test_discord_targets_sharing_a_rate_limit_bucket_wait_together(
     clock.t += timedelta(seconds=2.1)
     assert (await one.deliver_due()).sent == 1
     assert rules_delivered(receiver) == ["a", "b", "c"]
+
+
+def test_bot_run_keeps_a_target_in_order_when_an_alert_arrives_during_a_retry_after(
+    tmp_path: Path,
+) -> None:
+    loop = BackgroundLoop()
+    receiver = AlertReceiver()
+    loop.run(receiver.start())
+    db = tmp_path / "bot.db"
+    store = Store.open(f"sqlite:///{db}")
+    proc = None
+    try:
+        rules = write_rules(tmp_path / "rules", [], webhook_url=receiver.url)
+        env = {
+            **os.environ,
+            "BOT_DB_URL": f"sqlite:///{db}",
+            "BOT_RULES_DIR": str(rules),
+            "BOT_NET_ALLOW": "127.0.0.1",
+            "BOT_HTTP_PORT": "0",
+            "BOT_DELIVERY_INTERVAL": "1s",
+            "BOT_WORKERS": "1",
+        }
+        wall = WallClock()
+        queue(store, "a", wall)
+        receiver.respond_with((429, {"Retry-After": "2"}))
+        proc = subprocess.Popen(
+            bot_cmd("run"), env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        wait_until(lambda: len(receiver.received) >= 1, 60, "the first attempt of a")
+        queue(store, "b", wall)  # written while a waits for its retry
+        wait_until(lambda: len(receiver.delivered) >= 2, 60, "both alerts delivered")
+        assert rules_delivered(receiver) == ["a", "b"]
+        assert rules_received(receiver) == ["a", "a", "b"]
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=30)
+            assert proc.returncode == 0, stderr[-2000:]
+        store.close()
+        loop.run(receiver.stop())
+        loop.close()
+
+
+class WallClock(Clock):
+    """The real time: for alerts a running `bot run` is to deliver."""
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC)
