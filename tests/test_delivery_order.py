@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.models import Article, Match
 from bot.net import Http, NetSettings
@@ -270,3 +271,29 @@ class WallClock(Clock):
 
     def __call__(self) -> datetime:
         return datetime.now(UTC)
+
+
+def test_on_postgresql_a_claim_skips_a_target_whose_deliveries_another_replica_is_claiming(
+    pg_url: str,
+) -> None:
+    one, two = Store.open(pg_url), Store.open(pg_url)
+    try:
+        clock = Clock()
+        for rule in ("a", "b"):
+            queue(one, rule, clock)
+        one.hold_target("hook", T0 - timedelta(minutes=1))  # the target has its gate row
+        first = min(row.id for row in one.list_outbox())
+        lease = timedelta(minutes=2)
+        # Replica one, halfway through its claim: the target's gate row is locked and its
+        # first delivery leased, nothing committed yet.
+        with one.engine.connect() as conn, conn.begin():
+            conn.execute(text("SELECT target FROM outbox_gates WHERE target = 'hook' FOR UPDATE"))
+            conn.execute(
+                text("UPDATE outbox SET lease_owner = 'one', lease_until = :until WHERE id = :id"),
+                {"until": (T0 + lease).replace(tzinfo=None), "id": first},
+            )
+            assert two.claim_due(T0, "two", lease) == []  # not "b" ahead of "a"
+        assert two.claim_due(T0, "two", lease) == []  # "a" is in flight: "b" waits
+    finally:
+        one.close()
+        two.close()
