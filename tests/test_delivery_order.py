@@ -18,7 +18,15 @@ from sqlalchemy import text
 
 from bot.models import Article, Match
 from bot.net import Http, NetSettings
-from bot.notify import Deliverer, DiscordTarget, RetryPolicy, Target, WebhookTarget
+from bot.notify import (
+    Deliverer,
+    DiscordTarget,
+    Pace,
+    RetryPolicy,
+    Target,
+    WebhookTarget,
+    discord_pace,
+)
 from bot.replay import AlertReceiver, ReceivedRequest
 from bot.store import NewAlert, Store, new_id
 from bot.summarize import build_payload
@@ -297,3 +305,23 @@ def test_on_postgresql_a_claim_skips_a_target_whose_deliveries_another_replica_i
     finally:
         one.close()
         two.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "pace"),
+    [
+        ({"x-ratelimit-remaining": "3", "x-ratelimit-bucket": "b1"}, Pace(0.0, "b1")),
+        ({"x-ratelimit-remaining": "0", "x-ratelimit-reset-after": "1.25"}, Pace(1.25)),
+        (  # no Reset-After: until the epoch time in Reset
+            {"x-ratelimit-remaining": "0", "x-ratelimit-reset": f"{T0.timestamp() + 4:.3f}"},
+            Pace(4.0),
+        ),
+        ({"x-ratelimit-remaining": "0", "x-ratelimit-reset-after": "soon"}, Pace(1.0)),
+        ({"x-ratelimit-remaining": "nan"}, None),
+        ({}, None),
+    ],
+)
+def test_discord_pace_is_read_from_its_documented_rate_limit_headers(
+    headers: dict[str, str], pace: Pace | None
+) -> None:
+    assert discord_pace(headers, T0) == pace

@@ -1,6 +1,13 @@
 """Alert delivery: the outbox and the targets it sends to."""
 
-from bot.notify._chat import AlertView, AppriseTarget, DiscordTarget, SlackTarget, TeamsTarget
+from bot.notify._chat import (
+    AlertView,
+    AppriseTarget,
+    DiscordTarget,
+    SlackTarget,
+    TeamsTarget,
+    discord_pace,
+)
 from bot.notify._factory import build_target
 from bot.notify._neutralize import (
     discord_text,
@@ -16,6 +23,7 @@ from bot.notify._preview import PreviewDeliverer
 from bot.notify._targets import (
     ConsoleTarget,
     DeliveryFailed,
+    Pace,
     Target,
     WebhookTarget,
     check_response,
@@ -32,6 +40,7 @@ __all__ = [
     "DeliveryFailed",
     "DeliveryReport",
     "DiscordTarget",
+    "Pace",
     "PreviewDeliverer",
     "RetryPolicy",
     "SlackTarget",
@@ -42,6 +51,7 @@ __all__ = [
     "build_target",
     "check_response",
     "digest_payload",
+    "discord_pace",
     "discord_text",
     "markdown_text",
     "post_json",
