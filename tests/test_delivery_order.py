@@ -66,7 +66,9 @@ def other_store(db_url: str, store: Store) -> Iterator[Store]:
         s.close()
 
 
-def queue(store: Store, rule: str, clock: Clock, *, target: str = "hook") -> None:
+def queue(
+    store: Store, rule: str, clock: Clock, *, target: str = "hook", severity: str = "info"
+) -> None:
     """One alert of `rule` for `target`, written now."""
     url = f"https://news.example/{new_id()}"
     now = clock()
@@ -80,7 +82,12 @@ def queue(store: Store, rule: str, clock: Clock, *, target: str = "hook") -> Non
         fetched_at=now,
         content_hash=new_id(),
     )
-    match = Match(rule_id=rule, title=f"{rule} title", evidence=("Witkoff flew to Moscow.",))
+    match = Match(
+        rule_id=rule,
+        title=f"{rule} title",
+        evidence=("Witkoff flew to Moscow.",),
+        severity=severity,
+    )
 
     def build(m: Match) -> NewAlert:
         alert_id = new_id()
@@ -325,3 +332,31 @@ def test_discord_pace_is_read_from_its_documented_rate_limit_headers(
     headers: dict[str, str], pace: Pace | None
 ) -> None:
     assert discord_pace(headers, T0) == pace
+
+
+async def test_a_critical_alert_written_in_quiet_hours_passes_an_info_alert_held_for_morning(
+    store: Store, receiver: AlertReceiver, http: Http
+) -> None:
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    from bot.notify import TargetPolicy
+
+    night = datetime(2025, 11, 26, 23, 30, tzinfo=ZoneInfo("Europe/Kyiv")).astimezone(UTC)
+    clock = Clock()
+    clock.t = night
+    quiet = TargetPolicy(quiet=(time(22), time(7), "critical"), tz=ZoneInfo("Europe/Kyiv"))
+    d = Deliverer(
+        store,
+        {"hook": WebhookTarget("hook", receiver.url, http)},
+        owner="one",
+        now=clock,
+        policies={"hook": quiet},
+    )
+    queue(store, "calm", clock)
+    assert (await d.deliver_due()).held == 1  # held by the target's quiet hours, not failed
+
+    clock.t += timedelta(minutes=10)
+    queue(store, "urgent", clock, severity="critical")
+    assert (await d.deliver_due()).sent == 1
+    assert rules_delivered(receiver) == ["urgent"]

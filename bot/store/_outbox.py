@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, case, exists, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -61,9 +61,12 @@ class OutboxQueries:
         """Lease the pending deliveries that are due, oldest first, each target's in order.
 
         A delivery is handed out only with every earlier pending one of its target: never
-        while an earlier one is in flight (leased to any replica) or waiting (for a retry,
-        quiet hours, a digest, a rate limit), and nothing while the target's gate is closed
-        (a Retry-After, an empty rate-limit bucket). On PostgreSQL the claim locks the gate
+        while an earlier one is in flight (leased to any replica) or waits for its retry after
+        a failed attempt, and nothing while the target's gate is closed (a Retry-After, an
+        empty rate-limit bucket). One held back by the target's own policy (quiet hours, a
+        digest, its rate limit) does not hold back later ones: the policy decides for each,
+        and those it holds wait until the same moment, so they still go in order; a critical
+        alert exempt from quiet hours goes at once. On PostgreSQL the claim locks the gate
         rows of the targets it serves (others skip them), so two replicas never claim one
         target's deliveries at once.
         """
@@ -73,7 +76,10 @@ class OutboxQueries:
             earlier.c.target == outbox.c.target,
             earlier.c.state == "pending",
             earlier.c.id < outbox.c.id,
-            or_(earlier.c.lease_until >= now, earlier.c.next_attempt_at > now),
+            or_(
+                earlier.c.lease_until >= now,
+                and_(earlier.c.next_attempt_at > now, earlier.c.attempts > 0),
+            ),
         )
         gate_closed = exists().where(
             outbox_gates.c.target == outbox.c.target, outbox_gates.c.not_before > now
