@@ -23,7 +23,15 @@ from bot.logs import wants_json
 from bot.metrics import Metrics
 from bot.models import Match
 from bot.net import Http, NetSettings
-from bot.notify import ConsoleTarget, Deliverer, Target, TargetPolicy, WebhookTarget, build_target
+from bot.notify import (
+    ConsoleTarget,
+    Deliverer,
+    PreviewDeliverer,
+    Target,
+    TargetPolicy,
+    WebhookTarget,
+    build_target,
+)
 from bot.pipeline import FeedSpec, Pipeline
 from bot.rules import RuleSet
 from bot.scheduler import BotScheduler
@@ -145,7 +153,7 @@ class Bot:
             llm=LlmSummarizer.from_env(env, http) if env is not None else None,
             metrics=metrics,
         )
-        deliverer = Deliverer(
+        deliverer = (PreviewDeliverer if debug else Deliverer)(
             store,
             built,
             owner=settings.replica_id,
@@ -255,6 +263,8 @@ async def run_bot(
         Bot.build, settings, config, debug=debug, env=env, metrics=metrics
     )
     metrics.rules_loaded(len(config.rules))
+    if isinstance(bot.deliverer, PreviewDeliverer):
+        await bot.deliverer.announce()
     state["rules"] = True
     if web is not None:
         web.attach(bot.store)

@@ -46,7 +46,11 @@ def cli() -> None:
 
 @cli.command()
 @rules_option
-@click.option("--debug", is_flag=True, help="Print alerts on the console instead of sending them.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Print alerts on the console instead of sending them; the outbox is left as it was.",
+)
 @click.option("--once", is_flag=True, help="Poll every feed once, deliver, and exit.")
 def run(rules: Path | None, debug: bool, once: bool) -> None:
     """Run the bot until SIGTERM or Ctrl-C."""

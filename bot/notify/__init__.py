@@ -1,6 +1,13 @@
 """Alert delivery: the outbox and the targets it sends to."""
 
-from bot.notify._chat import AlertView, AppriseTarget, DiscordTarget, SlackTarget, TeamsTarget
+from bot.notify._chat import (
+    AlertView,
+    AppriseTarget,
+    DiscordTarget,
+    SlackTarget,
+    TeamsTarget,
+    discord_pace,
+)
 from bot.notify._factory import build_target
 from bot.notify._neutralize import (
     discord_text,
@@ -12,9 +19,11 @@ from bot.notify._neutralize import (
 )
 from bot.notify._outbox import Deliverer, DeliveryReport, RetryPolicy, digest_payload
 from bot.notify._policy import TargetPolicy, route
+from bot.notify._preview import PreviewDeliverer
 from bot.notify._targets import (
     ConsoleTarget,
     DeliveryFailed,
+    Pace,
     Target,
     WebhookTarget,
     check_response,
@@ -31,6 +40,8 @@ __all__ = [
     "DeliveryFailed",
     "DeliveryReport",
     "DiscordTarget",
+    "Pace",
+    "PreviewDeliverer",
     "RetryPolicy",
     "SlackTarget",
     "Target",
@@ -40,6 +51,7 @@ __all__ = [
     "build_target",
     "check_response",
     "digest_payload",
+    "discord_pace",
     "discord_text",
     "markdown_text",
     "post_json",

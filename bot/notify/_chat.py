@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from bot.net import Http
+from bot.net import Http, Response
 from bot.notify._neutralize import (
     ELLIPSIS,
     discord_text,
@@ -28,7 +29,7 @@ from bot.notify._neutralize import (
     text_length,
     truncate,
 )
-from bot.notify._targets import JSON, DeliveryFailed, encode_json, post_json
+from bot.notify._targets import JSON, DeliveryFailed, Pace, encode_json, post_json
 
 __all__ = [
     "AlertView",
@@ -205,9 +206,16 @@ class _ChatWebhook(ABC):
     def render(self, payload: JSON) -> JSON:
         """The service's JSON for one alert."""
 
-    async def send(self, payload: JSON, *, delivery_id: str, now: datetime) -> None:
+    async def send(self, payload: JSON, *, delivery_id: str, now: datetime) -> Pace | None:
         body = encode_json(self.render(payload))
-        await post_json(self.http, self.url, body, name=self.name, now=now, timeout=self.timeout)
+        response = await post_json(
+            self.http, self.url, body, name=self.name, now=now, timeout=self.timeout
+        )
+        return self.pace(response, now)
+
+    def pace(self, response: Response, now: datetime) -> Pace | None:
+        """How to pace the next message, from the service's answer; None: it says nothing."""
+        return None
 
 
 # --- Slack -----------------------------------------------------------------------------------
@@ -305,6 +313,35 @@ def _slack_section(text: str) -> JSON:
 # --- Discord ---------------------------------------------------------------------------------
 
 
+def discord_pace(headers: Mapping[str, str], now: datetime) -> Pace | None:
+    """Pacing from Discord's rate-limit headers on any answer: with `X-RateLimit-Remaining: 0`
+    the next message waits `X-RateLimit-Reset-After` seconds (or until the epoch time in
+    `X-RateLimit-Reset`); `X-RateLimit-Bucket` names the limit, which webhooks may share."""
+    bucket = (headers.get("x-ratelimit-bucket") or "").strip()[:200] or None
+    remaining = _number(headers.get("x-ratelimit-remaining"))
+    if remaining is None and bucket is None:
+        return None
+    wait = 0.0
+    if remaining is not None and remaining < 1:
+        reset_after = _number(headers.get("x-ratelimit-reset-after"))
+        reset = _number(headers.get("x-ratelimit-reset"))
+        if reset_after is not None:
+            wait = reset_after
+        elif reset is not None:
+            wait = reset - now.timestamp()
+        else:
+            wait = 1.0  # empty, but not said until when: a second, then ask again
+    return Pace(wait=max(0.0, wait), bucket=bucket)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
 @dataclass
 class DiscordTarget(_ChatWebhook):
     """A Discord webhook: one embed; `allowed_mentions` is always empty, so nothing pings.
@@ -323,6 +360,9 @@ class DiscordTarget(_ChatWebhook):
     EMBEDS_TOTAL: ClassVar[int] = 6000
     USERNAME: ClassVar[int] = 80
     COLORS: ClassVar[dict[str, int]] = {"critical": 0xD32F2F, "warning": 0xF57C00, "info": 0x1976D2}
+
+    def pace(self, response: Response, now: datetime) -> Pace | None:
+        return discord_pace(response.headers, now)
 
     def render(self, payload: JSON) -> JSON:
         a = AlertView.of(payload)

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.metrics import Metrics
 from bot.notify._policy import TargetPolicy
-from bot.notify._targets import DeliveryFailed, Target
+from bot.notify._targets import DeliveryFailed, Pace, Target
 from bot.store import OutboxRow, Store
 
 log = logging.getLogger("bot.notify")
@@ -104,6 +104,11 @@ class Deliverer:
     Each target is served by its own task, in order; while a target's task runs, its rows
     are not claimed again, so a slow chat service only delays its own alerts.
 
+    Order and pace hold per target across claims and replicas: the store hands out a
+    target's deliveries only in order (see `Store.claim_due`), and a service's Retry-After or
+    an empty rate-limit bucket (Discord's `X-RateLimit-*` headers) closes the target's gate in
+    the database, so no replica sends to it before the service said it may.
+
     A target whose service answers that it is gone (HTTP 410: the webhook was deleted or its
     channel archived) is disabled: its later alerts are dead-lettered without a request,
     with the reason, until its configuration changes (a new URL) or the bot restarts.
@@ -134,6 +139,8 @@ class Deliverer:
         self._busy: dict[str, asyncio.Task[DeliveryReport]] = {}
         # name -> (the target as it was configured when it answered 410, why)
         self._gone: dict[str, tuple[Target, str]] = {}
+        self._gates: dict[str, datetime] = {}  # name -> not before (what this replica set)
+        self._buckets: dict[str, str] = {}  # name -> the rate-limit bucket last recorded
 
     def policy_for(self, target: str) -> TargetPolicy:
         return self.policies.setdefault(target, TargetPolicy())
@@ -211,7 +218,11 @@ class Deliverer:
                 break
             now = self.now()
             severity = str(row.payload.get("severity", "info"))
-            wait_until = policy.quiet_until(now, severity) or policy.rate_wait(now)
+            wait_until = (
+                policy.quiet_until(now, severity)
+                or policy.rate_wait(now)
+                or self._gate_after(name, now)
+            )
             if wait_until is not None:
                 for later in batch[i:]:
                     await self.store.call(self.store.postpone, later.delivery_id, wait_until)
@@ -219,8 +230,9 @@ class Deliverer:
                 break
             try:
                 with self.metrics.time("deliver"):
-                    await target.send(row.payload, delivery_id=row.delivery_id, now=now)
+                    pace = await target.send(row.payload, delivery_id=row.delivery_id, now=now)
             except DeliveryFailed as exc:
+                await self._close_gate(name, now, exc.retry_after)
                 if exc.retryable and now - row.created_at < self.policy.horizon:
                     await self._retry(row, exc.detail, now, exc.retry_after)
                     retried += 1
@@ -252,6 +264,7 @@ class Deliverer:
                 extra={"target": name, "delivery_id": row.delivery_id, "rule": row.rule_id},
             )
             sent += 1
+            await self._paced(name, now, pace)
         return DeliveryReport(sent=sent, retried=retried, dead=dead, held=held)
 
     async def _deliver_digest(
@@ -276,8 +289,9 @@ class Deliverer:
             return DeliveryReport(dead=await self._dead_while_disabled(name, why, batch))
         payload = digest_payload(batch, now)
         try:
-            await target.send(payload, delivery_id=payload["id"], now=now)
+            pace = await target.send(payload, delivery_id=payload["id"], now=now)
         except DeliveryFailed as exc:
+            await self._close_gate(name, now, exc.retry_after)
             retry = exc.retryable and now - batch[0].created_at < self.policy.horizon
             if exc.gone:
                 self._disable(name, target, exc)
@@ -290,7 +304,34 @@ class Deliverer:
         for row in batch:
             await self.store.call(self.store.mark_sent, row.delivery_id, now)
         log.info("delivery.digest", extra={"target": name, "alerts": len(batch)})
+        await self._paced(name, now, pace)
         return DeliveryReport(sent=len(batch))
+
+    def _gate_after(self, name: str, now: datetime) -> datetime | None:
+        """The end of the wait this replica was told about for `name`, if it is still on."""
+        until = self._gates.get(name)
+        return until if until is not None and until > now else None
+
+    async def _close_gate(
+        self, name: str, now: datetime, wait: float | None, bucket: str | None = None
+    ) -> None:
+        """Hold every delivery to `name`, on every replica, for the `wait` its service asked."""
+        if wait is None or (wait <= 0 and bucket is None):
+            return
+        until = now + timedelta(seconds=min(max(0.0, wait), self.policy.cap.total_seconds()))
+        await self.store.call(self.store.hold_target, name, until, bucket=bucket)
+        if until > now:
+            self._gates[name] = until
+            log.info("target.paced", extra={"target": name, "until": until.isoformat()})
+
+    async def _paced(self, name: str, now: datetime, pace: Pace | None) -> None:
+        if pace is None:
+            return
+        new_bucket = pace.bucket is not None and self._buckets.get(name) != pace.bucket
+        if pace.wait > 0 or new_bucket:
+            await self._close_gate(name, now, pace.wait, pace.bucket)
+        if pace.bucket is not None:
+            self._buckets[name] = pace.bucket
 
     async def _hold_behind(self, failed: OutboxRow, later: list[OutboxRow]) -> None:
         # The rows after a failed one wait until just after its next attempt.

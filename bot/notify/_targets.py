@@ -39,13 +39,23 @@ class DeliveryFailed(BotError):
         super().__init__(detail)
 
 
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """What a service said about its rate limit when it took a message: wait `wait` seconds
+    before the next one (0: go on), and its name for a limit targets may share (`bucket`)."""
+
+    wait: float = 0.0
+    bucket: str | None = None
+
+
 class Target(Protocol):
     """A destination for alerts."""
 
     name: str
 
-    async def send(self, payload: JSON, *, delivery_id: str, now: datetime) -> None:
-        """Deliver once; raise DeliveryFailed when it did not go through."""
+    async def send(self, payload: JSON, *, delivery_id: str, now: datetime) -> Pace | None:
+        """Deliver once; raise DeliveryFailed when it did not go through. A target whose
+        service announces its rate limit says how to pace the next message."""
         ...
 
 
@@ -168,8 +178,8 @@ async def post_json(
     now: datetime,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10.0,  # noqa: ASYNC109 - it caps this one request, by design
-) -> None:
-    """POST a JSON `body` once; raise DeliveryFailed unless the answer is a 2xx."""
+) -> Response:
+    """POST a JSON `body` once; the 2xx answer, or DeliveryFailed."""
     sent = {**(headers or {}), "content-type": "application/json"}
     try:
         response = await http.post(url, content=body, headers=sent, timeout=timeout)
@@ -178,6 +188,7 @@ async def post_json(
     except BotError as exc:
         raise DeliveryFailed(f"target {name}: {exc}", retryable=True) from exc
     check_response(response, name=name, now=now)
+    return response
 
 
 def encode_json(data: JSON) -> bytes:

@@ -3,12 +3,12 @@
 from bot.store._dedup import StoryArticle, StoryRow
 from bot.store._engine import make_engine
 from bot.store._migrations import MIGRATIONS, migrate
+from bot.store._outbox import OutboxRow
 from bot.store._store import (
     Claim,
     FeedRow,
     HealthAlert,
     NewAlert,
-    OutboxRow,
     PollRecord,
     Store,
     StoredArticle,

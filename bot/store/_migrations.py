@@ -9,7 +9,14 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 
 from bot.store._dedup import DEDUP_TABLES, stories, story_terms
 from bot.store._engine import WRITE_OPTION
-from bot.store._tables import articles, metadata, schema_migrations, trigger_state
+from bot.store._tables import (
+    articles,
+    metadata,
+    outbox,
+    outbox_gates,
+    schema_migrations,
+    trigger_state,
+)
 
 Migration = tuple[str, Callable[[Connection], None]]
 
@@ -61,6 +68,14 @@ def _trigger_value_time(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE trigger_state ADD COLUMN value_at {kind}"))
 
 
+def _outbox_gates(conn: Connection) -> None:
+    """`outbox_gates` (per-target "not before", shared by replicas) and the index a claim uses
+    to keep each target's deliveries in order."""
+    outbox_gates.create(conn, checkfirst=True)
+    if "ix_outbox_target_queue" not in {i["name"] for i in inspect(conn).get_indexes("outbox")}:
+        next(i for i in outbox.indexes if i.name == "ix_outbox_target_queue").create(conn)
+
+
 # Append only. A fresh database is created from the current tables and every migration is
 # recorded as applied; an existing one gets the ones it lacks, in order.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -68,6 +83,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0002_near_duplicates_and_stories", _near_duplicates_and_stories),
     ("0003_story_index", _story_index),
     ("0004_trigger_value_time", _trigger_value_time),
+    ("0005_outbox_gates", _outbox_gates),
 )
 
 _PG_LOCK_KEY = 0x6E657773626F74  # any constant shared by every replica

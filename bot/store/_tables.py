@@ -155,6 +155,20 @@ outbox = Table(
     Column("lease_until", UTCDateTime()),
     UniqueConstraint("match_id", "target", name="uq_outbox_match_target"),
     Index("ix_outbox_state_due", "state", "next_attempt_at"),
+    # a target's queue in order: what a claim looks at to keep per-target order
+    Index("ix_outbox_target_queue", "target", "state", "id"),
+)
+
+# When each target may be sent its next message at the earliest: a Retry-After, or a
+# rate-limit bucket the service said is empty until its reset. In the database so that every
+# replica waits; on PostgreSQL a claim also locks the rows of the targets it serves.
+outbox_gates = Table(
+    "outbox_gates",
+    metadata,
+    Column("target", String(200), primary_key=True),
+    Column("not_before", UTCDateTime(), nullable=False),
+    # the service's name for a limit several targets share (Discord's X-RateLimit-Bucket)
+    Column("bucket", String(200)),
 )
 
 trigger_state = Table(
