@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 
 from bot.store._dedup import DEDUP_TABLES, stories, story_terms
 from bot.store._engine import WRITE_OPTION
-from bot.store._tables import articles, metadata, schema_migrations
+from bot.store._tables import articles, metadata, schema_migrations, url_copies
 
 Migration = tuple[str, Callable[[Connection], None]]
 
@@ -53,12 +53,18 @@ def _story_index(conn: Connection) -> None:
         conn.execute(story_terms.insert(), batch)
 
 
+def _url_copies(conn: Connection) -> None:
+    """`url_copies`: which feeds listed an article another feed stored first."""
+    url_copies.create(conn, checkfirst=True)
+
+
 # Append only. A fresh database is created from the current tables and every migration is
 # recorded as applied; an existing one gets the ones it lacks, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_initial", _initial),
     ("0002_near_duplicates_and_stories", _near_duplicates_and_stories),
     ("0003_story_index", _story_index),
+    ("0004_url_copies", _url_copies),
 )
 
 _PG_LOCK_KEY = 0x6E657773626F74  # any constant shared by every replica
