@@ -16,16 +16,20 @@ WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 RUN pip install . \
- && useradd --create-home --uid 10001 bot \
+ && groupadd --gid 10001 bot \
+ && useradd --create-home --uid 10001 --gid 10001 bot \
  && mkdir -p /app/state \
- && chown bot:bot /app/state
+ && chown 10001:10001 /app/state
 COPY rules ./rules
 
-USER bot
+# Numeric, so the runtime (and Kubernetes' runAsNonRoot) can tell it is not root without
+# reading the image's /etc/passwd.
+USER 10001:10001
 VOLUME ["/app/state"]
 EXPOSE 8080
+# Exec form: no shell in between, so the probe's exit status is python's own.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status != 200)"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["bot"]
 CMD ["run"]

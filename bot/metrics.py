@@ -227,10 +227,11 @@ class Metrics:
     def article_stored(self, extraction: str) -> None:
         self._articles.labels(extraction=extraction).inc()
 
-    def duplicate(self, kind: DuplicateKind) -> None:
+    def duplicate(self, kind: DuplicateKind, count: int = 1) -> None:
         if kind not in DUPLICATE_KINDS:
             raise ValueError(f"duplicate kind {kind!r} is not one of {DUPLICATE_KINDS}")
-        self._duplicates.labels(kind=kind).inc()
+        if count:
+            self._duplicates.labels(kind=kind).inc(count)
 
     def story(self) -> None:
         self._stories.inc()

@@ -255,6 +255,8 @@ class Pipeline:
             by_canonical.setdefault(canonical_url(item.url), item)
         known = await self.store.call(self.store.known_urls, list(by_canonical))
         fresh = [(c, i) for c, i in by_canonical.items() if c not in known]
+        if known:  # entries another feed stored first are copies by URL
+            await self._url_copies(row.id, sorted(known))
         # Oldest first, so that what triggers compare against is what came before.
         fresh.sort(key=lambda ci: (ci[1].published is None, ci[1].published or self.now()))
         fetched = await asyncio.gather(*(self._fetch(c, i) for c, i in fresh))
@@ -266,6 +268,12 @@ class Pipeline:
                 stored += 1
                 alerts += n_alerts
         return stored, alerts, len(fresh)
+
+    async def _url_copies(self, feed_id: int, canonical_urls: list[str]) -> None:
+        copies = await self.store.call(
+            self.store.record_url_copies, feed_id, canonical_urls, self.now()
+        )
+        self.metrics.duplicate("url", copies)
 
     async def _fetch(self, canonical: str, item: FeedItem) -> _Fetched:
         async with self._pages:
@@ -364,7 +372,8 @@ class Pipeline:
                 signature=fp.signature,
                 features=fp.features,
             )
-        if stored is None:
+        if stored is None:  # another feed's poll stored the same page a moment ago
+            await self._url_copies(feed_id, [article.canonical_url])
             return None
         log.info(
             "article.stored",
@@ -381,6 +390,8 @@ class Pipeline:
             },
         )
         self.metrics.article_stored(article.extraction)
+        if stored.new_story:
+            self.metrics.story()
         for a in stored.alerts:
             self.metrics.alert(a.match.rule_id)
         for rule, why in stored.held:

@@ -156,7 +156,7 @@ class Deliverer:
             by_target.setdefault(row.target, []).append(row)
         tasks = []
         for name, batch in by_target.items():
-            task = asyncio.create_task(self._deliver_in_order(name, batch), name=f"deliver:{name}")
+            task = asyncio.create_task(self._deliver_counted(name, batch), name=f"deliver:{name}")
             self._busy[name] = task
             tasks.append(task)
         if not wait:
@@ -194,6 +194,15 @@ class Deliverer:
     def in_flight(self) -> list[asyncio.Task[DeliveryReport]]:
         """The targets' delivery tasks still running (to wait for at shutdown)."""
         return [t for t in self._busy.values() if not t.done()]
+
+    async def _deliver_counted(self, name: str, batch: list[OutboxRow]) -> DeliveryReport:
+        """Deliver a target's batch, then count its outcomes in `bot_deliveries_total`."""
+        report = await self._deliver_in_order(name, batch)
+        self.metrics.delivery(name, "sent", report.sent)
+        self.metrics.delivery(name, "retry", report.retried)
+        self.metrics.delivery(name, "dead", report.dead)
+        self.metrics.delivery(name, "held", report.held)
+        return report
 
     async def _deliver_in_order(self, name: str, batch: list[OutboxRow]) -> DeliveryReport:
         target = self.targets.get(name)
@@ -256,7 +265,6 @@ class Deliverer:
                 retried += 1
                 held += len(batch) - i - 1
                 break
-            self.metrics.delivery(name, "sent")
             policy.record_sent(now)
             await self.store.call(self.store.mark_sent, row.delivery_id, self.now())
             log.info(

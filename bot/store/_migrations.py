@@ -16,6 +16,7 @@ from bot.store._tables import (
     outbox_gates,
     schema_migrations,
     trigger_state,
+    url_copies,
 )
 
 Migration = tuple[str, Callable[[Connection], None]]
@@ -76,6 +77,11 @@ def _outbox_gates(conn: Connection) -> None:
         next(i for i in outbox.indexes if i.name == "ix_outbox_target_queue").create(conn)
 
 
+def _url_copies(conn: Connection) -> None:
+    """`url_copies`: which feeds listed an article another feed stored first."""
+    url_copies.create(conn, checkfirst=True)
+
+
 # Append only. A fresh database is created from the current tables and every migration is
 # recorded as applied; an existing one gets the ones it lacks, in order.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -84,6 +90,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0003_story_index", _story_index),
     ("0004_trigger_value_time", _trigger_value_time),
     ("0005_outbox_gates", _outbox_gates),
+    ("0006_url_copies", _url_copies),
 )
 
 _PG_LOCK_KEY = 0x6E657773626F74  # any constant shared by every replica

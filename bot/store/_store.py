@@ -13,7 +13,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.expression import UpdateBase
@@ -21,13 +33,21 @@ from sqlalchemy.sql.expression import UpdateBase
 from bot.dedup import Signature, StoryFeatures
 from bot.models import Article, Match, TriggerState
 from bot.store._bulk import Bulk
-from bot.store._dedup import DedupQueries
+from bot.store._dedup import DedupQueries, stories
 from bot.store._engine import WRITE_OPTION, make_engine
 from bot.store._group import GroupCall
 from bot.store._maintenance import MaintenanceQueries
 from bot.store._migrations import migrate
 from bot.store._outbox import OutboxQueries
-from bot.store._tables import articles, feed_polls, feeds, outbox, trigger_state
+from bot.store._tables import (
+    UTCDateTime,
+    articles,
+    feed_polls,
+    feeds,
+    outbox,
+    trigger_state,
+    url_copies,
+)
 from bot.store._tables import matches as matches_t
 
 P = ParamSpec("P")
@@ -100,12 +120,14 @@ Duplicate = Literal["hash", "near"]
 
 @dataclass(frozen=True, slots=True)
 class StoredArticle:
-    """An article just stored: its id, the alerts written, the matches held back and why."""
+    """An article just stored: its id, the alerts written, the matches held back and why,
+    its story and whether the article started that story."""
 
     id: int
     alerts: list[NewAlert]
     held: list[tuple[str, str]]
     story_id: int | None = None
+    new_story: bool = False
 
 
 class _Decision(Protocol):
@@ -495,6 +517,30 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries):
                 )
             )
 
+    def record_url_copies(self, feed_id: int, canonical_urls: Sequence[str], now: datetime) -> int:
+        """Of `canonical_urls` (listed by feed `feed_id`), record those stored from another
+        feed as copies this feed reached; returns how many it reached for the first time."""
+        if not canonical_urls:
+            return 0
+        stored_elsewhere = and_(
+            articles.c.canonical_url.in_(list(canonical_urls)),
+            or_(articles.c.feed_id.is_(None), articles.c.feed_id != feed_id),
+        )
+        with self._read() as conn:  # most polls list only their own articles: no write then
+            if conn.scalar(select(articles.c.id).where(stored_elsewhere).limit(1)) is None:
+                return 0
+        with self._write() as conn:
+            rows = select(
+                literal(feed_id, Integer), articles.c.id, literal(now, UTCDateTime())
+            ).where(stored_elsewhere)
+            stmt = (
+                self._insert(url_copies)
+                .from_select(["feed_id", "article_id", "seen_at"], rows)
+                .on_conflict_do_nothing()
+                .returning(url_copies.c.article_id)
+            )
+            return len(conn.execute(stmt).all())
+
     def original_of(self, content_hash: str, sig: Signature) -> tuple[int, Duplicate] | None:
         """The stored original an article duplicates and how it was found, or None, in one
         read: first the oldest original with the same normalized-text hash, then a
@@ -561,6 +607,7 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries):
             if article_id is None:
                 return None
             story_id: int | None = None
+            new_story = False
             if signature is not None and duplicate_of is None:
                 self.add_signature(conn, int(article_id), signature)
             if features is not None:
@@ -571,6 +618,10 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries):
                     article.published or article.fetched_at,
                     duplicate_of=duplicate_of,
                 )
+                # A story's first article is the one that inserted it (count 1, in this
+                # transaction); joining an existing story raised its count.
+                count = conn.scalar(select(stories.c.article_count).where(stories.c.id == story_id))
+                new_story = count == 1
             sent: list[NewAlert] = []
             held: list[tuple[str, str]] = []
             for match in matches:
@@ -594,7 +645,7 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries):
                 )
                 self._insert_alert(conn, int(article_id), new, now)
                 sent.append(new)
-            return StoredArticle(int(article_id), sent, held, story_id)
+            return StoredArticle(int(article_id), sent, held, story_id, new_story)
 
     def _story_has_alert(self, conn: Connection, story_id: int, match: Match) -> bool:
         """Whether this rule already alerted on this key for another article of the story:
