@@ -459,7 +459,8 @@ def maintain_cmd(retention: str | None) -> None:
             click.echo(
                 f"retention {_duration_text(cutoff_after)}: {report.texts_dropped} article texts "
                 f"dropped, {report.polls_pruned} polls and {report.deliveries_pruned} sent "
-                "deliveries removed"
+                f"deliveries removed, near-duplicate index of {report.signatures_pruned} "
+                f"articles and term index of {report.stories_unindexed} stories pruned"
             )
         else:
             click.echo("retention off: nothing dropped")
