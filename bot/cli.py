@@ -505,6 +505,16 @@ def _store() -> Any:
     return Store.open(_settings(None).db_url)
 
 
+def _register_commands() -> None:
+    from bot.commands.database import backup_cmd, migrate_db_cmd, restore_cmd
+
+    for command in (backup_cmd, restore_cmd, migrate_db_cmd):
+        cli.add_command(command)
+
+
+_register_commands()
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
