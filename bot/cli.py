@@ -381,8 +381,9 @@ def feeds_import(opml_file: Path, rules: Path | None, dry_run: bool) -> None:
         + (f" into {feeds_file}" if result.feeds else "")
     )
     for feed in result.feeds:
-        where = f"  [{' / '.join(feed.category)}]" if feed.category else ""
-        click.echo(f"  + {feed.name}  <{feed.url}>{where}")
+        where = f"  [{', '.join(t.replace('/', ' / ') for t in feed.tags)}]" if feed.tags else ""
+        shown = f'  "{feed.title}"' if feed.title and feed.title != feed.name else ""
+        click.echo(f"  + {feed.name}  <{feed.url}>{shown}{where}")
     if result.skipped:
         click.echo(f"skipped {len(result.skipped)}:")
         for reason, detail in result.skipped:
@@ -399,11 +400,13 @@ def feeds_import(opml_file: Path, rules: Path | None, dry_run: bool) -> None:
 )
 def feeds_export(rules: Path | None, output: Path | None) -> None:
     """Print the configured feeds as OPML, for a feed reader or another bot."""
-    from bot.opml import export_opml, write_atomically
+    from bot.opml import OpmlFeed, export_opml, write_atomically
 
     settings = _settings(rules)
     config = load_config(Path(settings.rules_dir), os.environ)
-    data = export_opml([(f.name, f.url) for f in config.feeds])
+    data = export_opml(
+        [OpmlFeed(f.name, f.url, f.title or "", f.site or "", tags=f.tags) for f in config.feeds]
+    )
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
     else:
