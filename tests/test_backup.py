@@ -208,7 +208,7 @@ def test_restore_refuses_while_a_bot_runs_on_the_database(
     before = query(running_bot.db, "SELECT id, canonical_url FROM articles ORDER BY id")
     result = bot("restore", str(backup), db_url=f"sqlite:///{running_bot.db}")
     assert result.returncode == 1
-    assert "is in use (a bot is running on it): stop the bot" in one_line_error(result)
+    assert "is open in another process (a running bot?): stop the bot" in one_line_error(result)
     after = query(running_bot.db, "SELECT id, canonical_url FROM articles ORDER BY id")
     assert after[: len(before)] == before and len(before) > 0
     assert not list(running_bot.db.parent.glob("*.before-restore-*"))

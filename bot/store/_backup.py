@@ -55,15 +55,22 @@ def sqlite_path(db_url: str) -> Path | None:
     return Path(url.database)
 
 
+_POSTGRESQL_WAY: Final = {
+    "back up": "back it up with pg_dump",
+    "restore": "restore a pg_dump backup with pg_restore",
+    "move": "it is already where migrate-db would move it",
+}
+
+
 def _require_sqlite(db_url: str, what: str) -> Path:
     path = sqlite_path(db_url)
     if path is None:
         if make_url(db_url).get_backend_name() == "postgresql":
             raise ConfigError(
-                f"BOT_DB_URL is a PostgreSQL database: {what} it with pg_dump / pg_restore "
+                f"BOT_DB_URL is a PostgreSQL database: {_POSTGRESQL_WAY[what]} "
                 "(see README, Backups)"
             )
-        raise ConfigError(f"BOT_DB_URL: {what} needs a SQLite file (sqlite:///path/bot.db)")
+        raise ConfigError(f"BOT_DB_URL: to {what} it needs a SQLite file (sqlite:///path/bot.db)")
     return path
 
 
@@ -142,10 +149,10 @@ def backup(
             raise BackupError(f"{dest}: cannot make the folder ({exc.strerror or exc})") from None
     if dest.is_dir():
         dest = dest / f"bot-{datetime.now(UTC):%Y%m%d-%H%M%S}.db"
-    if dest.exists() and not overwrite:
-        raise BackupError(f"{dest} exists: choose another name, or pass --force to replace it")
     if dest.resolve() == path.resolve():
         raise BackupError(f"{dest} is the database itself: choose another path")
+    if dest.exists() and not overwrite:
+        raise BackupError(f"{dest} exists: choose another name, or pass --force to replace it")
     if not dest.parent.is_dir():
         raise BackupError(f"{dest.parent}: no such folder")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -180,7 +187,8 @@ def _claim_unused(path: Path) -> sqlite3.Connection:
     if str(mode).lower() != "delete":
         conn.close()
         raise BackupError(
-            f"{path} is in use (a bot is running on it): stop the bot, then run this again"
+            f"{path} is open in another process (a running bot?): stop the bot, "
+            "then run this again"
         )
     return conn
 
