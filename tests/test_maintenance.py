@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.dedup import Signature, content_hash
 from bot.models import Article, Match
 from bot.store import NewAlert, Store, new_id
@@ -154,6 +156,24 @@ def test_retention_leaves_no_lsh_band_or_story_term_of_the_articles_it_dropped(
         assert count(stories, stories.c.id.in_(dropped_stories)) == 1
     assert (report.signatures_pruned, report.stories_unindexed) == (1, 1)
     assert store.apply_retention(T0 + timedelta(days=10)).signatures_pruned == 0
+
+
+def test_the_near_duplicate_index_is_pruned_in_batches_past_the_batch_size(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.dedup import signature
+    from bot.store import _maintenance
+
+    monkeypatch.setattr(_maintenance, "RETENTION_BATCH", 2)
+    for n in range(5):
+        body = f"Report {n}: envoys met in Geneva to talk about the draft peace plan again."
+        stored = store.store_article(
+            article(n, T0, body), feed_id=None, baseline=True, duplicate_of=None, now=T0
+        )
+        assert stored is not None
+        store.add_signature(None, stored.id, signature(body))
+    assert store.prune_near_duplicate_index(T0 + timedelta(days=1)) == 5
+    assert store.prune_near_duplicate_index(T0 + timedelta(days=1)) == 0
 
 
 def test_maintenance_runs_on_each_database(store: Store) -> None:

@@ -187,8 +187,7 @@ def _claim_unused(path: Path) -> sqlite3.Connection:
     if str(mode).lower() != "delete":
         conn.close()
         raise BackupError(
-            f"{path} is open in another process (a running bot?): stop the bot, "
-            "then run this again"
+            f"{path} is open in another process (a running bot?): stop the bot, then run this again"
         )
     return conn
 

@@ -184,19 +184,20 @@ class MaintenanceQueries:
             exists().where(article_signatures.c.article_id == articles.c.id),
             exists().where(lsh_bands.c.article_id == articles.c.id),
         )
-        done = 0
+        done, after = 0, 0  # `after`: a cursor, so no batch looks at the same rows again
         while True:
             with self._write() as conn:
                 ids = list(
                     conn.scalars(
                         select(articles.c.id)
-                        .where(articles.c.fetched_at < older_than, indexed)
+                        .where(articles.c.id > after, articles.c.fetched_at < older_than, indexed)
                         .order_by(articles.c.id)
                         .limit(RETENTION_BATCH)
                     )
                 )
                 if not ids:
                     return done
+                after = ids[-1]
                 conn.execute(delete(lsh_bands).where(lsh_bands.c.article_id.in_(ids)))
                 conn.execute(
                     delete(article_signatures).where(article_signatures.c.article_id.in_(ids))
@@ -211,19 +212,20 @@ class MaintenanceQueries:
             articles.c.story_id == stories.c.id, articles.c.fetched_at >= older_than
         )
         indexed = exists().where(story_terms.c.story_id == stories.c.id)
-        done = 0
+        done, after = 0, 0
         while True:
             with self._write() as conn:
                 ids = list(
                     conn.scalars(
                         select(stories.c.id)
-                        .where(indexed, ~live)
+                        .where(stories.c.id > after, indexed, ~live)
                         .order_by(stories.c.id)
                         .limit(RETENTION_BATCH)
                     )
                 )
                 if not ids:
                     return done
+                after = ids[-1]
                 conn.execute(delete(story_terms).where(story_terms.c.story_id.in_(ids)))
             done += len(ids)
 
