@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sqlite3
+import string
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -104,6 +106,10 @@ def holds_articles(path: Path, n: int) -> Callable[[], bool]:
     return lambda: articles_in(path) >= n
 
 
+def words(rng: random.Random, n: int) -> list[str]:
+    return ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(4, 9))) for _ in range(n)]
+
+
 # -- while `bot run` writes ----------------------------------------------------------------------
 
 
@@ -118,6 +124,7 @@ class RunningBot:
 def running_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
     """A real `bot run` polling two loopback feeds every second into a SQLite file."""
     tmp = tmp_path_factory.mktemp("running")
+    rng = random.Random(7)  # words of their own: each article is a story and an alert
     start = datetime.now(UTC) - timedelta(hours=2)
     corpus = [
         CorpusArticle(
@@ -126,8 +133,7 @@ def running_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot
             outlet=("wire", "daily")[n % 2],
             published=start + timedelta(minutes=n + 1),
             text="\n".join(
-                f"Witkoff met Umerov in Geneva for round {n} of the talks; paragraph {p} "
-                f"describes the draft peace plan and the deadline both sides discussed."
+                f"Witkoff spoke about {' '.join(words(rng, 12))} in paragraph {p}."
                 for p in range(6)
             ),
         )
@@ -193,11 +199,12 @@ def test_a_backup_taken_while_bot_run_writes_is_a_whole_consistent_database(
                 == 0
             )
             stored = copy.execute("SELECT count(*) FROM articles").fetchone()[0]
+            alerts = copy.execute("SELECT count(*) FROM matches").fetchone()[0]
         assert stored >= seen
         seen = stored
         released = len(running_bot.server.published())
         wait_until(holds_articles(running_bot.db, released), 60, "the bot to store the rest")
-    assert seen > 0
+    assert seen > 0 and alerts > 1
     assert running_bot.proc.poll() is None  # the bot ran on through every backup
 
 
