@@ -54,9 +54,19 @@ class OpmlFeed:
     tags: tuple[str, ...] = ()
 
 
+def one_line(text: str) -> str:
+    """A title or folder name as feeds.yaml takes it: one line, runs of white space and
+    control characters made one space, at most MAX_LABEL characters."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) == "Cc" or unicodedata.category(ch)[0] == "Z" else ch
+        for ch in text
+    )
+    return " ".join(cleaned.split())[:MAX_LABEL].strip()
+
+
 def folder_tag(category: Sequence[str]) -> str:
     """The tag of a folder path: `("News", "Europe")` -> `News/Europe`."""
-    return TAG_SEPARATOR.join(category)[:MAX_LABEL].strip()
+    return one_line(TAG_SEPARATOR.join(category))
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +224,7 @@ def parse_opml(
                 OpmlFeed(
                     name=name,
                     url=url,
-                    title=title[:MAX_LABEL].strip(),
+                    title=one_line(title),
                     html_url=html_url if _http_url(html_url) is None else "",
                     category=category,
                     tags=(tag,) if tag else (),
@@ -303,11 +313,13 @@ def _scalar(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+_FLOW_PLAIN = re.compile(r"\w[\w .()/-]*")
+
+
 def _flow_scalar(value: str) -> str:
-    """`value` as an item of a `[a, b]` list: quoted when it holds a flow indicator."""
-    plain = _scalar(value)
-    if plain == value and not any(ch in value for ch in ",[]{}"):
-        return plain
+    """`value` as an item of a `[a, b]` list: plain when it is words, else quoted."""
+    if _FLOW_PLAIN.fullmatch(value) and _scalar(value) == value:
+        return value
     return json.dumps(value.replace("$", "$$"), ensure_ascii=False)
 
 

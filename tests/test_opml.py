@@ -390,6 +390,31 @@ def test_export_writes_the_folders_back_and_a_reader_gets_the_same_feeds(tmp_pat
     assert '<outline text="Diplomacy" title="Diplomacy">' in exported.stdout
 
 
+def test_awkward_titles_and_folder_names_are_written_so_that_they_read_back(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "feeds.yaml").write_text(
+        "feeds:\n  - name: a\n    url: https://a.example/rss\n", encoding="utf-8"
+    )
+    (rules / "targets.yaml").write_text("targets:\n  - name: console\n    type: console\n")
+    opml = tmp_path / "odd.opml"
+    opml.write_bytes(
+        b'<opml version="2.0"><body>'
+        b'<outline text="Politics, EU [2026] #1: ${HOME}">'
+        b"<outline text=\"'Quoted' &amp; *starred*: $PATH&#9;tab&#10;line\""
+        b' xmlUrl="https://odd.example/rss" htmlUrl="javascript:alert(1)"/>'
+        b"</outline></body></opml>"
+    )
+    result = bot("feeds", "import", str(opml), "--rules", str(rules))
+    assert result.returncode == 0, result.stderr
+    (feed,) = load_config(rules, {}).feeds[1:]
+    assert feed.title == "'Quoted' & *starred*: $PATH tab line"
+    assert feed.tags == ("Politics, EU [2026] #1: ${HOME}",)
+    assert feed.site is None  # not an http(s) page: left out
+
+
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [
