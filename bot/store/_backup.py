@@ -204,8 +204,8 @@ def restore(db_url: str, source: Path) -> tuple[DatabaseSummary, Path | None]:
     if source.resolve() == path.resolve():
         raise BackupError(f"{source} is the database itself: nothing to restore")
     kept: Path | None = None
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)) as src:
             if path.exists():
                 with closing(_claim_unused(path)) as target:
@@ -220,6 +220,8 @@ def restore(db_url: str, source: Path) -> tuple[DatabaseSummary, Path | None]:
                     src.backup(target)
     except sqlite3.Error as exc:
         raise BackupError(f"restoring {source} into {path} failed: {exc}") from None
+    except OSError as exc:
+        raise BackupError(f"{path}: cannot write it ({exc.strerror or exc})") from None
     return summarize(path), kept
 
 
