@@ -211,6 +211,8 @@ class Bot:
                     "texts_dropped": report.texts_dropped,
                     "polls_pruned": report.polls_pruned,
                     "deliveries_pruned": report.deliveries_pruned,
+                    "signatures_pruned": report.signatures_pruned,
+                    "stories_unindexed": report.stories_unindexed,
                 },
             )
         done = await self.store.call(self.store.maintain)

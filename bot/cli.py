@@ -385,8 +385,9 @@ def feeds_import(opml_file: Path, rules: Path | None, dry_run: bool) -> None:
         + (f" into {feeds_file}" if result.feeds else "")
     )
     for feed in result.feeds:
-        where = f"  [{' / '.join(feed.category)}]" if feed.category else ""
-        click.echo(f"  + {feed.name}  <{feed.url}>{where}")
+        where = f"  [{', '.join(t.replace('/', ' / ') for t in feed.tags)}]" if feed.tags else ""
+        shown = f'  "{feed.title}"' if feed.title and feed.title != feed.name else ""
+        click.echo(f"  + {feed.name}  <{feed.url}>{shown}{where}")
     if result.skipped:
         click.echo(f"skipped {len(result.skipped)}:")
         for reason, detail in result.skipped:
@@ -403,11 +404,13 @@ def feeds_import(opml_file: Path, rules: Path | None, dry_run: bool) -> None:
 )
 def feeds_export(rules: Path | None, output: Path | None) -> None:
     """Print the configured feeds as OPML, for a feed reader or another bot."""
-    from bot.opml import export_opml, write_atomically
+    from bot.opml import OpmlFeed, export_opml, write_atomically
 
     settings = _settings(rules)
     config = load_config(Path(settings.rules_dir), os.environ)
-    data = export_opml([(f.name, f.url) for f in config.feeds])
+    data = export_opml(
+        [OpmlFeed(f.name, f.url, f.title or "", f.site or "", tags=f.tags) for f in config.feeds]
+    )
     if output is None:
         click.echo(data.decode("utf-8"), nl=False)
     else:
@@ -463,7 +466,8 @@ def maintain_cmd(retention: str | None) -> None:
             click.echo(
                 f"retention {_duration_text(cutoff_after)}: {report.texts_dropped} article texts "
                 f"dropped, {report.polls_pruned} polls and {report.deliveries_pruned} sent "
-                "deliveries removed"
+                f"deliveries removed, near-duplicate index of {report.signatures_pruned} "
+                f"articles and term index of {report.stories_unindexed} stories pruned"
             )
         else:
             click.echo("retention off: nothing dropped")
@@ -506,6 +510,16 @@ def _store() -> Any:
     from bot.store import Store
 
     return Store.open(_settings(None).db_url)
+
+
+def _register_commands() -> None:
+    from bot.commands.database import backup_cmd, migrate_db_cmd, restore_cmd
+
+    for command in (backup_cmd, restore_cmd, migrate_db_cmd):
+        cli.add_command(command)
+
+
+_register_commands()
 
 
 def main() -> None:

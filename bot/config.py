@@ -349,14 +349,28 @@ HttpUrl = Annotated[str, AfterValidator(_http_url)]
 Text = Annotated[str, AfterValidator(_non_blank)]
 
 
+def _label(value: str) -> str:
+    value = value.strip()
+    if not value or len(value) > 200 or any(ord(ch) < 32 for ch in value):
+        raise PydanticCustomError("label", "must be 1 to 200 characters on one line")
+    return value
+
+
+Label = Annotated[str, AfterValidator(_label)]
+
+
 class FeedConfig(_Frozen):
-    """One feed to poll; `backfill` None means Settings.backfill."""
+    """One feed to poll; `backfill` None means Settings.backfill. `title`, `site` and `tags`
+    (folders, `News/Europe` for a nested one) are what a feed reader's OPML said of it."""
 
     name: Name
     url: HttpUrl
     interval: PositiveDuration = timedelta(minutes=15)
     backfill: Duration | None = None
     enabled: bool = True
+    title: Label | None = None
+    site: HttpUrl | None = None
+    tags: tuple[Label, ...] = ()
 
 
 class _FeedDefaults(_Frozen):

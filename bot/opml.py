@@ -9,7 +9,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -33,15 +33,40 @@ class OpmlError(BotError):
     """The file is not OPML we can read: malformed XML, entity declarations, no <body>."""
 
 
+MAX_LABEL: Final = 200  # a title or a tag, as feeds.yaml accepts them
+TAG_SEPARATOR: Final = "/"  # a nested folder's tag: `News/Europe`
+# Outline types that name something other than a feed: FreshRSS's web-scraping sources
+# (HTML+XPath, XML+XPath, JSON+DotNotation and their mixes), links and included outlines.
+_SCRAPING_TYPE_PARTS: Final = ("xpath", "dotnotation")
+_NOT_FEED_TYPES: Final = frozenset({"link", "include"})
+
+
 @dataclass(frozen=True, slots=True)
 class OpmlFeed:
-    """One subscription: a name usable in feeds.yaml, the feed URL, and where it sat."""
+    """One subscription: a name usable in feeds.yaml, the feed URL, its display title, its
+    site, and the folders it sat in (each a tag; a nested folder is `News/Europe`)."""
 
     name: str
     url: str
     title: str = ""
     html_url: str = ""
-    category: tuple[str, ...] = ()  # the titles of the outlines it was nested in
+    category: tuple[str, ...] = ()  # the titles of the outlines it was first nested in
+    tags: tuple[str, ...] = ()
+
+
+def one_line(text: str) -> str:
+    """A title or folder name as feeds.yaml takes it: one line, runs of white space and
+    control characters made one space, at most MAX_LABEL characters."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) == "Cc" or unicodedata.category(ch)[0] == "Z" else ch
+        for ch in text
+    )
+    return " ".join(cleaned.split())[:MAX_LABEL].strip()
+
+
+def folder_tag(category: Sequence[str]) -> str:
+    """The tag of a folder path: `("News", "Europe")` -> `News/Europe`."""
+    return one_line(TAG_SEPARATOR.join(category))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +176,7 @@ def parse_opml(
     taken = set(taken_names)
     seen: dict[str, str] = {feed_key(u): "already configured" for u in known_urls}
     feeds: list[OpmlFeed] = []
+    index_of: dict[str, int] = {}  # feed key -> its place in `feeds`
     skipped: list[tuple[str, str]] = []
     total = sum(1 for e in body.iter() if _local(e.tag) == "outline")
     done = 0
@@ -173,23 +199,35 @@ def parse_opml(
                     skipped.append(("no feed URL (xmlUrl)", title or "(untitled outline)"))
                 continue
             label = f"{title} <{url}>" if title else url
-            problem = _http_url(url)
+            kind = (outline.get("type") or "").strip()
+            problem = _not_a_feed(kind) or _http_url(url)
             if problem is not None:
                 skipped.append((problem, label))
                 continue
             key = feed_key(url)
+            tag = folder_tag(category)
             if key in seen:
-                skipped.append((seen[key], label))
+                reason = seen[key]
+                if key in index_of and tag:
+                    # the same feed in another folder (Feedly, Inoreader): one more tag
+                    first = feeds[index_of[key]]
+                    if tag not in first.tags:
+                        feeds[index_of[key]] = replace(first, tags=(*first.tags, tag))
+                        reason += f" (folder {tag} added to its tags)"
+                skipped.append((reason, label))
                 continue
             name = unique_name(_slug(title) or name_from_url(url), taken)
             seen[key] = f"duplicate of {name}"
+            html_url = (outline.get("htmlUrl") or outline.get("htmlurl") or "").strip()
+            index_of[key] = len(feeds)
             feeds.append(
                 OpmlFeed(
                     name=name,
                     url=url,
-                    title=title,
-                    html_url=(outline.get("htmlUrl") or "").strip(),
+                    title=one_line(title),
+                    html_url=html_url if _http_url(html_url) is None else "",
                     category=category,
+                    tags=(tag,) if tag else (),
                 )
             )
             if children:  # a feed outline with children: unusual, but read them too
@@ -199,22 +237,61 @@ def parse_opml(
     return ImportResult(feeds, skipped)
 
 
+def _not_a_feed(kind: str) -> str | None:
+    """Why an outline of this `type` is not a feed the bot can poll, or None."""
+    lowered = kind.lower()
+    if any(part in lowered for part in _SCRAPING_TYPE_PARTS):
+        return (
+            f"a web-scraping source (type {kind}), not a feed: "
+            "the bot has no source kind for scraped pages yet"
+        )
+    if lowered in _NOT_FEED_TYPES:
+        return f"not a feed (type {kind})"
+    return None
+
+
 def _local(tag: object) -> str:
     text = tag if isinstance(tag, str) else ""
     return text.rsplit("}", 1)[-1]
 
 
 def export_opml(
-    feeds: Sequence[tuple[str, str]], *, title: str = "newsbot feeds", now: datetime | None = None
+    feeds: Sequence[OpmlFeed | tuple[str, str]],
+    *,
+    title: str = "newsbot feeds",
+    now: datetime | None = None,
 ) -> bytes:
-    """An OPML 2.0 document subscribing to each (name, url), in order."""
+    """An OPML 2.0 document subscribing to each feed, in order.
+
+    A feed is shown by its title (its name without one) with its site as `htmlUrl`; its tags
+    become folders (`News/Europe` a folder inside another), with the feed in each of them,
+    as feed readers export a feed kept in several folders.
+    """
     opml = Element("opml", version="2.0")
     head = SubElement(opml, "head")
     SubElement(head, "title").text = title
     SubElement(head, "dateCreated").text = format_datetime(now or datetime.now(UTC))
     body = SubElement(opml, "body")
-    for name, url in feeds:
-        SubElement(body, "outline", type="rss", text=name, title=name, xmlUrl=url)
+    folders: dict[tuple[str, ...], Element] = {(): body}
+
+    def folder(path: tuple[str, ...]) -> Element:
+        if path not in folders:
+            parent = folder(path[:-1])
+            folders[path] = SubElement(parent, "outline", text=path[-1], title=path[-1])
+        return folders[path]
+
+    for item in feeds:
+        feed = item if isinstance(item, OpmlFeed) else OpmlFeed(name=item[0], url=item[1])
+        shown = feed.title or feed.name
+        attrs = {"type": "rss", "text": shown, "title": shown, "xmlUrl": feed.url}
+        if feed.html_url:
+            attrs["htmlUrl"] = feed.html_url
+        paths = [
+            tuple(part.strip() for part in tag.split(TAG_SEPARATOR) if part.strip())
+            for tag in feed.tags
+        ]
+        for path in dict.fromkeys(paths or [()]):
+            SubElement(folder(path), "outline", attrs)
     indent(opml)
     return bytes(tostring(opml, encoding="utf-8", xml_declaration=True)) + b"\n"
 
@@ -236,10 +313,27 @@ def _scalar(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+_FLOW_PLAIN = re.compile(r"\w[\w .()/-]*")
+
+
+def _flow_scalar(value: str) -> str:
+    """`value` as an item of a `[a, b]` list: plain when it is words, else quoted."""
+    if _FLOW_PLAIN.fullmatch(value) and _scalar(value) == value:
+        return value
+    return json.dumps(value.replace("$", "$$"), ensure_ascii=False)
+
+
 def _entry(feed: OpmlFeed, dash: str, gap: str = " ") -> str:
     """One list item: `dash` indents the `-`, `gap` separates it from the keys."""
     content = dash + " " + gap
-    return f"{dash}-{gap}name: {_scalar(feed.name)}\n{content}url: {_scalar(feed.url)}\n"
+    lines = [f"{dash}-{gap}name: {_scalar(feed.name)}", f"{content}url: {_scalar(feed.url)}"]
+    if feed.title and feed.title != feed.name:
+        lines.append(f"{content}title: {_scalar(feed.title)}")
+    if feed.html_url:
+        lines.append(f"{content}site: {_scalar(feed.html_url)}")
+    if feed.tags:
+        lines.append(f"{content}tags: [{', '.join(_flow_scalar(t) for t in feed.tags)}]")
+    return "\n".join(lines) + "\n"
 
 
 def appended_feeds_yaml(original: str, feeds: Sequence[OpmlFeed], comment: str) -> str:
@@ -294,6 +388,14 @@ def appended_feeds_yaml(original: str, feeds: Sequence[OpmlFeed], comment: str) 
         item = CommentedMap()
         item["name"] = f.name
         item["url"] = f.url.replace("$", "$$")
+        if f.title and f.title != f.name:
+            item["title"] = f.title.replace("$", "$$")
+        if f.html_url:
+            item["site"] = f.html_url.replace("$", "$$")
+        if f.tags:
+            tags = CommentedSeq(t.replace("$", "$$") for t in f.tags)
+            tags.fa.set_flow_style()
+            item["tags"] = tags
         seq.append(item)
     seq.yaml_set_comment_before_after_key(start, before=comment, indent=2)
     out = io.StringIO()

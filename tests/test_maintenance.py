@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from bot.dedup import Signature, content_hash
 from bot.models import Article, Match
@@ -110,6 +113,67 @@ def test_old_polls_and_sent_deliveries_are_pruned_and_unsent_ones_kept(store: St
     assert sorted(r.state for r in store.list_outbox()) == ["dead", "pending"]
     assert len(store.list_matches()) == 3  # the alerts themselves stay
     assert store.feed("wire") is not None
+
+
+def test_retention_leaves_no_lsh_band_or_story_term_of_the_articles_it_dropped(
+    store: Store,
+) -> None:
+    from sqlalchemy import func, select
+
+    from bot.dedup import signature, story_features
+    from bot.store._dedup import article_signatures, lsh_bands, stories, story_terms
+    from bot.store._tables import articles
+
+    old_text = "Witkoff met Umerov in Geneva on Sunday to discuss the draft peace plan. " * 3
+    new_text = "The city council approved a new budget for the public library on Tuesday. " * 3
+    old_id = store.store_article(
+        article(1, T0, old_text), feed_id=None, baseline=False, duplicate_of=None, now=T0
+    )
+    recent = T0 + timedelta(days=100)
+    new_id_ = store.store_article(
+        article(2, recent, new_text), feed_id=None, baseline=False, duplicate_of=None, now=recent
+    )
+    assert old_id is not None and new_id_ is not None
+    for stored, when, body in ((old_id, T0, old_text), (new_id_, recent, new_text)):
+        store.add_signature(None, stored.id, signature(body))
+        store.assign_story(None, stored.id, story_features(f"Title {stored.id}", body), when)
+
+    report = store.apply_retention(T0 + timedelta(days=10))
+
+    dropped = select(articles.c.id).where(articles.c.text == "")
+    dropped_stories = select(articles.c.story_id).where(articles.c.text == "")
+    with store.engine.connect() as conn:
+
+        def count(table: Any, condition: Any) -> int:
+            return int(conn.scalar(select(func.count()).select_from(table).where(condition)))
+
+        assert count(lsh_bands, lsh_bands.c.article_id.in_(dropped)) == 0
+        assert count(article_signatures, article_signatures.c.article_id.in_(dropped)) == 0
+        assert count(story_terms, story_terms.c.story_id.in_(dropped_stories)) == 0
+        # the recent article's index is untouched, and the old story itself stays listed
+        assert count(lsh_bands, lsh_bands.c.article_id == new_id_.id) > 0
+        assert count(story_terms, story_terms.c.story_id.not_in(dropped_stories)) > 0
+        assert count(stories, stories.c.id.in_(dropped_stories)) == 1
+    assert (report.signatures_pruned, report.stories_unindexed) == (1, 1)
+    assert store.apply_retention(T0 + timedelta(days=10)).signatures_pruned == 0
+
+
+def test_the_near_duplicate_index_is_pruned_in_batches_past_the_batch_size(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.dedup import signature
+    from bot.store import _maintenance
+
+    monkeypatch.setattr(_maintenance, "RETENTION_BATCH", 2)
+    for n in range(5):
+        body = f"Report {n}: envoys met in Geneva to talk about the draft peace plan again."
+        stored = store.store_article(
+            article(n, T0, body), feed_id=None, baseline=True, duplicate_of=None, now=T0
+        )
+        assert stored is not None
+        store.add_signature(None, stored.id, signature(body))
+    assert store.prune_near_duplicate_index(T0 + timedelta(days=1)) == 5
+    assert store.prune_near_duplicate_index(T0 + timedelta(days=1)) == 0
 
 
 def test_maintenance_runs_on_each_database(store: Store) -> None:

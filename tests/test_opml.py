@@ -71,9 +71,12 @@ def test_nested_outlines_duplicates_and_missing_titles_import_each_feed_once() -
     assert result.feeds[1].html_url == "https://www.politico.eu/"
     assert result.feeds[2].title == ""
     assert result.skipped == [
-        ("duplicate of politico-europe", "Politico again <http://politico.eu/feed>"),
         (
-            "duplicate of bbc-europe",
+            "duplicate of politico-europe (folder News added to its tags)",
+            "Politico again <http://politico.eu/feed>",
+        ),
+        (
+            "duplicate of bbc-europe (folder Wires added to its tags)",
             "BBC Europe (copy) <https://feeds.bbci.co.uk/news/world/europe/rss.xml#top>",
         ),
         ("not an http(s) URL (scheme 'gopher')", "Old gopher <gopher://old.example/feed>"),
@@ -222,7 +225,10 @@ def test_bot_feeds_import_writes_feeds_yaml_reports_skips_and_a_second_run_adds_
     assert first.returncode == 0, first.stderr
     # bbc-europe's URL is configured already: the OPML's copy is skipped, the rest imported
     assert "imported 3 feeds" in first.stdout
-    assert "+ politico-europe  <https://www.politico.eu/feed/>  [News / Europe]" in first.stdout
+    assert (
+        '+ politico-europe  <https://www.politico.eu/feed/>  "Politico Europe"  '
+        "[News / Europe, News]" in first.stdout
+    )
     assert (
         "- already configured: BBC Europe <https://feeds.bbci.co.uk/news/world/europe/rss.xml>"
         in (first.stdout)
@@ -284,3 +290,148 @@ def test_bot_feeds_export_prints_the_configured_feeds_as_opml() -> None:
     assert result.returncode == 0, result.stderr
     configured = [(f.name, f.url) for f in load_config(REPO / "rules", os.environ).feeds]
     assert [(f.name, f.url) for f in parse_opml(result.stdout.encode()).feeds] == configured
+
+
+# -- what users organised: folders, titles, sites -------------------------------------------
+
+READERS = Path(__file__).resolve().parent / "data" / "opml"
+
+
+def _import_into_fresh_rules(
+    tmp_path: Path, opml: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
+    (rules / "targets.yaml").write_text("targets:\n  - name: console\n    type: console\n")
+    return bot("feeds", "import", str(READERS / opml), "--rules", str(rules)), rules
+
+
+def test_folders_become_tags_and_a_nested_folder_is_a_path() -> None:
+    feeds = parse_opml((READERS / "feedly-nested.opml").read_bytes()).feeds
+    assert {f.name: f.tags for f in feeds} == {
+        "euobserver": ("Europe/Diplomacy", "Must read"),  # kept in two folders
+        "le-monde-international": ("Europe/Diplomacy",),
+        "bbc-news-europe": ("Europe",),
+        "novaya-gazeta-europe": (),  # at the top level: no folder
+    }
+
+
+def test_titles_in_any_script_are_kept_while_the_name_comes_from_the_url() -> None:
+    feeds = parse_opml((READERS / "freshrss.opml.xml").read_bytes()).feeds
+    assert [(f.name, f.title) for f in feeds] == [
+        ("pravda.com.ua-view_news", "Українська правда"),
+        ("ukrinform.ua-block-lastnews", "Укрінформ"),
+        ("meduza.io-rss2-all", "Медуза"),
+        ("tass.ru-v2", "ТАСС — Международная панорама"),
+        ("reuters-world", "Reuters World"),
+    ]
+
+
+def test_the_site_of_each_feed_is_kept_from_its_html_url() -> None:
+    feeds = parse_opml((READERS / "miniflux.opml").read_bytes()).feeds
+    assert [(f.name, f.html_url) for f in feeds] == [
+        ("al-jazeera-breaking-news-world-news", "https://www.aljazeera.com"),
+        ("kyiv-independent", "https://kyivindependent.com/"),
+        ("politico-europe", "https://www.politico.eu/"),
+        ("deutsche-welle-ukraine", "https://www.dw.com/en/"),
+    ]
+
+
+def test_a_freshrss_web_scraping_outline_is_skipped_saying_why() -> None:
+    result = parse_opml((READERS / "freshrss.opml.xml").read_bytes())
+    assert "http://en.kremlin.ru/events/president/news" not in [f.url for f in result.feeds]
+    assert result.skipped == [
+        (
+            "a web-scraping source (type HTML+XPath), not a feed: "
+            "the bot has no source kind for scraped pages yet",
+            "Kremlin: President's news <http://en.kremlin.ru/events/president/news>",
+        )
+    ]
+
+
+@pytest.mark.parametrize("reader", ["freshrss.opml.xml", "miniflux.opml", "feedly-nested.opml"])
+def test_bot_feeds_import_writes_titles_sites_and_folders_into_feeds_yaml(
+    tmp_path: Path, reader: str
+) -> None:
+    result, rules = _import_into_fresh_rules(tmp_path, reader)
+    assert result.returncode == 0, result.stderr
+    expected = parse_opml((READERS / reader).read_bytes()).feeds
+    loaded = load_config(rules, {}).feeds
+    assert [(f.name, f.url, f.title or f.name, f.site or "", f.tags) for f in loaded] == [
+        (f.name, f.url, f.title or f.name, f.html_url, f.tags) for f in expected
+    ]
+    assert bot("check", "--rules", str(rules)).returncode == 0
+
+
+def test_bot_feeds_import_reports_the_scraping_outline_it_left_out(tmp_path: Path) -> None:
+    result, _ = _import_into_fresh_rules(tmp_path, "freshrss.opml.xml")
+    assert result.returncode == 0, result.stderr
+    assert "imported 5 feeds" in result.stdout
+    assert '+ meduza.io-rss2-all  <https://meduza.io/rss2/all>  "Медуза"  [Россия]' in (
+        result.stdout
+    )
+    assert (
+        "- a web-scraping source (type HTML+XPath), not a feed: the bot has no source kind "
+        "for scraped pages yet: Kremlin: President's news" in result.stdout
+    )
+
+
+def test_export_writes_the_folders_back_and_a_reader_gets_the_same_feeds(tmp_path: Path) -> None:
+    _, rules = _import_into_fresh_rules(tmp_path, "feedly-nested.opml")
+    exported = bot("feeds", "export", "--rules", str(rules))
+    assert exported.returncode == 0, exported.stderr
+    again = parse_opml(exported.stdout.encode())
+    original = parse_opml((READERS / "feedly-nested.opml").read_bytes())
+    assert [(f.url, f.title, f.html_url, f.tags) for f in again.feeds] == [
+        (f.url, f.title, f.html_url, f.tags) for f in original.feeds
+    ]
+    assert '<outline text="Europe" title="Europe">' in exported.stdout
+    assert '<outline text="Diplomacy" title="Diplomacy">' in exported.stdout
+
+
+def test_awkward_titles_and_folder_names_are_written_so_that_they_read_back(
+    tmp_path: Path,
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "feeds.yaml").write_text(
+        "feeds:\n  - name: a\n    url: https://a.example/rss\n", encoding="utf-8"
+    )
+    (rules / "targets.yaml").write_text("targets:\n  - name: console\n    type: console\n")
+    opml = tmp_path / "odd.opml"
+    opml.write_bytes(
+        b'<opml version="2.0"><body>'
+        b'<outline text="Politics, EU [2026] #1: ${HOME}">'
+        b"<outline text=\"'Quoted' &amp; *starred*: $PATH&#9;tab&#10;line\""
+        b' xmlUrl="https://odd.example/rss" htmlUrl="javascript:alert(1)"/>'
+        b"</outline></body></opml>"
+    )
+    result = bot("feeds", "import", str(opml), "--rules", str(rules))
+    assert result.returncode == 0, result.stderr
+    (feed,) = load_config(rules, {}).feeds[1:]
+    assert feed.title == "'Quoted' & *starred*: $PATH tab line"
+    assert feed.tags == ("Politics, EU [2026] #1: ${HOME}",)
+    assert feed.site is None  # not an http(s) page: left out
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("    tags: ['']\n", "feeds[0].tags[0]: must be 1 to 200 characters on one line"),
+        ('    title: "two\\nlines"\n', "feeds[0].title: must be 1 to 200 characters on one line"),
+        ("    site: ftp://a.example/\n", "feeds[0].site: expected an http:// or https:// URL"),
+    ],
+    ids=["blank-tag", "title-on-two-lines", "site-not-http"],
+)
+def test_a_bad_title_site_or_tag_in_feeds_yaml_is_named(
+    tmp_path: Path, entry: str, problem: str
+) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    (rules / "feeds.yaml").write_text(
+        "feeds:\n  - name: a\n    url: https://a.example/rss\n" + entry, encoding="utf-8"
+    )
+    result = bot("check", "--rules", str(rules))
+    assert result.returncode == 2
+    assert f"feeds.yaml:4: {problem}" in result.stderr

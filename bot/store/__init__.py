@@ -1,5 +1,13 @@
 """The store: schema, migrations, engine and every query, over SQLite or PostgreSQL."""
 
+from bot.store._backup import (
+    BackupError,
+    DatabaseSummary,
+    backup,
+    move_to_postgresql,
+    restore,
+    summarize,
+)
 from bot.store._dedup import StoryArticle, StoryRow
 from bot.store._engine import make_engine
 from bot.store._migrations import MIGRATIONS, migrate
@@ -17,7 +25,9 @@ from bot.store._store import (
 
 __all__ = [
     "MIGRATIONS",
+    "BackupError",
     "Claim",
+    "DatabaseSummary",
     "FeedRow",
     "HealthAlert",
     "NewAlert",
@@ -27,7 +37,11 @@ __all__ = [
     "StoredArticle",
     "StoryArticle",
     "StoryRow",
+    "backup",
     "make_engine",
     "migrate",
+    "move_to_postgresql",
     "new_id",
+    "restore",
+    "summarize",
 ]

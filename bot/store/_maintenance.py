@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, or_, select, text, update
 
+from bot.store._dedup import article_signatures, lsh_bands, stories, story_terms
 from bot.store._tables import articles, feed_polls, feeds, outbox
 from bot.store._tables import matches as matches_t
 
@@ -105,6 +106,8 @@ class RetentionReport:
     texts_dropped: int
     polls_pruned: int
     deliveries_pruned: int
+    signatures_pruned: int = 0  # articles whose LSH bands and signature were removed
+    stories_unindexed: int = 0  # stories whose term rows were removed
 
 
 def _json_value(value: Any) -> Any:
@@ -170,6 +173,62 @@ class MaintenanceQueries:
             outbox, and_(outbox.c.state == "sent", outbox.c.sent_at < older_than)
         )
 
+    def prune_near_duplicate_index(self, older_than: datetime) -> int:
+        """Remove the LSH bands and signatures of articles fetched before `older_than` (the
+        ones whose text retention drops); returns for how many articles.
+
+        Such an article is still found by URL and by content hash; a near-copy of it arriving
+        later is simply not folded into it.
+        """
+        indexed = or_(
+            exists().where(article_signatures.c.article_id == articles.c.id),
+            exists().where(lsh_bands.c.article_id == articles.c.id),
+        )
+        done, after = 0, 0  # `after`: a cursor, so no batch looks at the same rows again
+        while True:
+            with self._write() as conn:
+                ids = list(
+                    conn.scalars(
+                        select(articles.c.id)
+                        .where(articles.c.id > after, articles.c.fetched_at < older_than, indexed)
+                        .order_by(articles.c.id)
+                        .limit(RETENTION_BATCH)
+                    )
+                )
+                if not ids:
+                    return done
+                after = ids[-1]
+                conn.execute(delete(lsh_bands).where(lsh_bands.c.article_id.in_(ids)))
+                conn.execute(
+                    delete(article_signatures).where(article_signatures.c.article_id.in_(ids))
+                )
+            done += len(ids)
+
+    def prune_story_terms(self, older_than: datetime) -> int:
+        """Remove the term rows of stories whose every article was fetched before
+        `older_than`; returns how many stories. The story itself (title, span, its articles)
+        stays for `bot stories`; it is no longer a candidate for new articles to join."""
+        live = exists().where(
+            articles.c.story_id == stories.c.id, articles.c.fetched_at >= older_than
+        )
+        indexed = exists().where(story_terms.c.story_id == stories.c.id)
+        done, after = 0, 0
+        while True:
+            with self._write() as conn:
+                ids = list(
+                    conn.scalars(
+                        select(stories.c.id)
+                        .where(stories.c.id > after, indexed, ~live)
+                        .order_by(stories.c.id)
+                        .limit(RETENTION_BATCH)
+                    )
+                )
+                if not ids:
+                    return done
+                after = ids[-1]
+                conn.execute(delete(story_terms).where(story_terms.c.story_id.in_(ids)))
+            done += len(ids)
+
     def _delete_batched(self, table: Any, condition: Any) -> int:
         done = 0
         while True:
@@ -193,6 +252,8 @@ class MaintenanceQueries:
             texts_dropped=self.drop_old_text(older_than),
             polls_pruned=self.prune_polls(older_than),
             deliveries_pruned=self.prune_sent(older_than),
+            signatures_pruned=self.prune_near_duplicate_index(older_than),
+            stories_unindexed=self.prune_story_terms(older_than),
         )
 
     def maintain(self) -> list[str]:
