@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from bot.config import Settings, check, load_config
+from bot import DISTRIBUTION
+from bot.config import Config, Settings, check, load_config
 from bot.errors import BotError, ConfigError
 from bot.logs import setup_logging
 
@@ -39,7 +40,7 @@ rules_option = click.option(
 
 
 @click.group()
-@click.version_option(package_name="newsbot")
+@click.version_option(package_name=DISTRIBUTION)
 def cli() -> None:
     """Self-hosted news monitor: polls feeds, matches rules, posts alerts to chat."""
 
@@ -74,10 +75,28 @@ def check_cmd(rules: Path | None) -> None:
     if problems:
         raise ConfigError(problems)
     config = load_config(rules_dir, os.environ)
+    missing = _missing_packages(config, rules_dir)
+    if missing:
+        raise ConfigError(missing)
     click.echo(
         f"OK: {rules_dir}: {len(config.feeds)} feeds, {len(config.targets)} targets, "
         f"{len(config.rules)} rules"
     )
+
+
+def _missing_packages(config: Config, rules_dir: Path) -> list[str]:
+    """The targets `bot run` would refuse for want of an optional package, one line each."""
+    from bot.config import AppriseTargetConfig
+    from bot.notify._chat import load_apprise
+
+    problems = []
+    for target in config.targets:
+        if isinstance(target, AppriseTargetConfig):
+            try:
+                load_apprise()
+            except ImportError as exc:
+                problems.append(f"{rules_dir / 'targets.yaml'}: target {target.name}: {exc}")
+    return problems
 
 
 @cli.command(name="replay")

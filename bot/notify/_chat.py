@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from bot import DISTRIBUTION
 from bot.net import Http
 from bot.notify._neutralize import (
     ELLIPSIS,
@@ -479,7 +480,8 @@ def load_apprise() -> Any:
         return importlib.import_module("apprise")
     except ImportError as exc:
         raise ImportError(
-            "apprise targets need the optional Apprise package: pip install 'newsbot[apprise]'"
+            "apprise targets need the optional Apprise package, which is not installed: "
+            f"pip install '{DISTRIBUTION}[apprise]'"
         ) from exc
 
 
