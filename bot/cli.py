@@ -135,6 +135,12 @@ def replay_cmd(corpus: Path, rules: Path | None, alerts_out: Path | None, worker
         f"{report.articles} articles, {report.stored} stored, {len(report.alerts)} alerts"
         + (f" -> {alerts_out}" if alerts_out else "")
     )
+    if report.unprocessed:
+        reasons = "; ".join(report.errors[:3]) or "see the log above"
+        raise BotError(
+            f"{report.unprocessed} of {report.articles} articles could not be processed "
+            f"({reasons})"
+        )
 
 
 @cli.command(name="stories")
