@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -54,14 +55,32 @@ def _where(url: URL) -> str:
     return f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
 
 
-def _sqlite_problem(url: URL, exc: BaseException) -> ConfigError:
+def _sqlite_problem(url: URL, reason: str, folder: Path | None = None) -> ConfigError:
     database = url.database or ""
-    folder = Path(database).resolve().parent if database else Path.cwd()
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
+    if folder is None:
+        folder = Path(database).resolve().parent if database else Path.cwd()
     return ConfigError(
         f"BOT_DB_URL: cannot open the SQLite database {database} ({reason}); make the folder "
         f"{folder} writable for the bot, or point BOT_DB_URL at a writable path"
     )
+
+
+def _check_sqlite_writable(url: URL) -> None:
+    """SQLite writes beside its file (the WAL and its index): the folder and the file must
+    both be writable, or the first write fails long after start."""
+    database = url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    folder = path.resolve().parent
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise _sqlite_problem(url, "folder not writable", existing)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(
+            f"BOT_DB_URL: the SQLite database {database} is read-only; make it writable for "
+            "the bot, or point BOT_DB_URL at a writable path"
+        )
 
 
 def _wait_for_postgresql(
@@ -126,11 +145,14 @@ def open_store(
     postgresql = url.get_backend_name() == "postgresql"
     if postgresql:
         _wait_for_postgresql(settings, url, sleep=sleep, clock=clock)
+    else:
+        _check_sqlite_writable(url)
     try:
         return Store.open(settings.db_url)
     except (OSError, DBAPIError) as exc:
         if not postgresql:
-            raise _sqlite_problem(url, exc) from None
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else None
+            raise _sqlite_problem(url, reason or _first_line(exc)) from None
         raise ConfigError(
             f"BOT_DB_URL: PostgreSQL at {_where(url)} failed at start: {_first_line(exc)}"
         ) from None

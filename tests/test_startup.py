@@ -4,6 +4,7 @@ first poll; what is merely not up yet (PostgreSQL) is waited for. Real `bot` sub
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -175,22 +176,29 @@ def test_readyz_is_503_with_extraction_not_ready_until_a_worker_has_started(
 # --- the database and the status port ----------------------------------------------------------
 
 
-@pytest.fixture
-def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    """A directory nobody can create files in: root ignores permissions, not the immutable
-    attribute."""
-    folder = tmp_path / "state"
-    folder.mkdir()
+@contextlib.contextmanager
+def read_only(path: Path) -> Iterator[Path]:
+    """`path` (a file or a folder) made unwritable: root ignores permissions, not the
+    immutable attribute."""
+    mode = path.stat().st_mode
     if os.geteuid() == 0:
-        subprocess.run(["chattr", "+i", str(folder)], check=True)
+        subprocess.run(["chattr", "+i", str(path)], check=True)
     else:
-        folder.chmod(0o555)
+        path.chmod(0o555 if path.is_dir() else 0o444)
     try:
-        yield folder
+        yield path
     finally:
         if os.geteuid() == 0:
-            subprocess.run(["chattr", "-i", str(folder)], check=True)
-        folder.chmod(0o755)
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(mode)
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "state"
+    folder.mkdir()
+    with read_only(folder):
+        yield folder
 
 
 def test_a_database_in_a_read_only_directory_exits_2_naming_the_path_and_bot_db_url(
@@ -202,6 +210,22 @@ def test_a_database_in_a_read_only_directory_exits_2_naming_the_path_and_bot_db_
     [line] = error_lines(result)
     assert line.startswith("Error: BOT_DB_URL: ")
     assert str(read_only_dir / "bot.db") in line and "writable" in line
+
+
+def test_a_read_only_database_file_exits_2_naming_it_and_bot_db_url(tmp_path: Path) -> None:
+    from bot.store import Store
+
+    db = tmp_path / "bot.db"
+    Store.open(f"sqlite:///{db}").close()  # a database from an earlier run
+    env = env_with(tmp_path, BOT_DB_URL=f"sqlite:///{db}")
+    with read_only(db):
+        result = run_bot("run", "--once", env=env)
+    assert result.returncode == 2, result.stderr
+    [line] = error_lines(result)
+    assert line == (
+        f"Error: BOT_DB_URL: the SQLite database {db} is read-only; make it writable for the "
+        "bot, or point BOT_DB_URL at a writable path"
+    )
 
 
 def test_postgresql_down_exits_2_naming_bot_db_url_and_the_wait_setting(tmp_path: Path) -> None:
