@@ -2,3 +2,13 @@
 
 # The name on the package index (`pip install news-alert-bot`); "newsbot" there is another project.
 DISTRIBUTION = "news-alert-bot"
+
+
+def installed_version() -> str:
+    """The installed distribution's version; "unknown" when run from a source tree."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from bot import DISTRIBUTION
+from bot import DISTRIBUTION, installed_version
 from bot.config import Config, Settings, check, load_config
 from bot.errors import BotError, ConfigError
 from bot.logs import setup_logging
@@ -39,8 +39,21 @@ rules_option = click.option(
 )
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"bot ({DISTRIBUTION}), version {installed_version()}")
+        ctx.exit()
+
+
 @click.group()
-@click.version_option(package_name=DISTRIBUTION)
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """Self-hosted news monitor: polls feeds, matches rules, posts alerts to chat."""
 

@@ -355,6 +355,12 @@ def test_bot_check_refuses_an_apprise_target_when_apprise_is_not_installed(
     assert "tgram://" not in line  # the URL carries a token
 
 
+def test_bot_version_names_the_package_and_runs_from_a_source_tree_too() -> None:
+    result = run_bot("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("bot (news-alert-bot), version ")
+
+
 def pyproject() -> dict[str, object]:
     import tomllib
 
