@@ -6,9 +6,10 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -19,6 +20,9 @@ from bot import DISTRIBUTION, installed_version
 from bot.config import Config, Settings, check, load_config
 from bot.errors import BotError, ConfigError
 from bot.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 err = Console(stderr=True)
 
@@ -222,9 +226,7 @@ def rules_test(rule: str | None, rules: Path | None, since: str, diff: bool) -> 
     failed = sum(not r.passed for r in results)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
 
-    from bot.store import Store
-
-    store = Store.open(settings.db_url)
+    store = _open_store(settings)
     try:
         stored = store.articles_since(datetime.now(UTC) - window)
         with Progress(console=err, transient=True) as progress:
@@ -536,10 +538,16 @@ def _duration_text(period: timedelta) -> str:
     return f"{seconds}s"
 
 
-def _store() -> Any:
-    from bot.store import Store
+def _open_store(settings: Settings) -> Store:
+    """The store for a one-off command: start-up's one-line errors, without waiting for a
+    PostgreSQL that is down (a person is waiting at the terminal)."""
+    from bot.startup import open_store
 
-    return Store.open(_settings(None).db_url)
+    return open_store(replace(settings, db_wait=timedelta(0)))
+
+
+def _store() -> Store:
+    return _open_store(_settings(None))
 
 
 def main() -> None:

@@ -241,6 +241,15 @@ def test_postgresql_down_exits_2_naming_bot_db_url_and_the_wait_setting(tmp_path
     assert "does not answer" in line and "BOT_DB_WAIT" in line
 
 
+def test_a_one_off_command_with_postgresql_down_exits_2_at_once(tmp_path: Path) -> None:
+    # BOT_DB_WAIT is left at its default: a person at the terminal is not kept waiting.
+    env = env_with(tmp_path, BOT_DB_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/test")
+    result = run_bot("alerts", env=env, timeout=30)
+    assert result.returncode == 2, result.stderr
+    [line] = error_lines(result)
+    assert line.startswith("Error: BOT_DB_URL: PostgreSQL at 127.0.0.1:")
+
+
 def test_the_status_port_in_use_exits_2_naming_bot_http_port(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
