@@ -46,8 +46,8 @@ def _first_line(exc: BaseException) -> str:
 def _parsed(url: str) -> URL:
     try:
         return make_url(url)
-    except ArgumentError as exc:
-        raise ConfigError(f"BOT_DB_URL: not a database URL ({exc})") from None
+    except ArgumentError:  # its message repeats the URL, password and all
+        raise ConfigError("BOT_DB_URL: not a database URL") from None
 
 
 def _where(url: URL) -> str:
