@@ -129,6 +129,28 @@ def test_bot_replay_exits_non_zero_when_articles_could_not_be_processed(
     assert error_lines(result)[-1].startswith("Error: 1 of 2 articles could not be processed")
 
 
+def test_a_missing_package_behind_another_libraries_import_error_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.extract import import_problem
+
+    monkeypatch.setitem(sys.modules, "lxml_html_clean", None)  # `import` of it fails
+    # lxml.html.clean's own words when lxml_html_clean is missing; it raises them `from None`.
+    try:
+        try:
+            import lxml_html_clean  # noqa: F401
+        except ImportError:
+            raise ImportError(
+                "lxml.html.clean module is now a separate project lxml_html_clean.\n"
+                "Install lxml[html-clean] or lxml_html_clean directly."
+            ) from None
+    except ImportError as exc:
+        problem = import_problem(exc)
+    assert problem.startswith("the Python package lxml-html-clean is not installed")
+    assert problem.endswith("install it with: pip install lxml-html-clean")
+    assert "\n" not in problem
+
+
 def test_readyz_is_503_with_extraction_not_ready_until_a_worker_has_started(
     tmp_path: Path,
 ) -> None:
