@@ -1,6 +1,6 @@
 FROM python:3.11-slim
 
-LABEL org.opencontainers.image.title="newsbot" \
+LABEL org.opencontainers.image.title="news-alert-bot" \
       org.opencontainers.image.description="Self-hosted news monitor: feeds, YAML rules, chat alerts" \
       org.opencontainers.image.licenses="MIT"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.config import Config, Settings, TargetConfig, load_config
+from bot.dedup import canonical_url
 from bot.errors import ConfigError
 from bot.extract import Extractor
 from bot.llm import LlmSummarizer
@@ -35,6 +36,7 @@ from bot.notify import (
 from bot.pipeline import FeedSpec, Pipeline
 from bot.rules import RuleSet
 from bot.scheduler import BotScheduler
+from bot.startup import open_store, start_status_server
 from bot.store import Store
 from bot.web import RefusedEdit, StatusServer
 
@@ -127,7 +129,7 @@ class Bot:
         env: Mapping[str, str] | None = None,
         metrics: Metrics | None = None,
     ) -> Bot:
-        store = Store.open(settings.db_url)
+        store = open_store(settings)
         http = Http(
             net or NetSettings(allow=tuple(settings.net_allow), transport=settings.net_transport)
         )
@@ -238,11 +240,15 @@ async def run_bot(
     from prometheus_client import CollectorRegistry
 
     metrics = Metrics(CollectorRegistry(), replica=settings.replica_id)
-    state: dict[str, Any] = {"rules": False, "scheduler": None, "watcher": None}
+    state: dict[str, Any] = {"rules": False, "scheduler": None, "watcher": None, "bot": None}
 
     def readiness() -> dict[str, bool]:
-        sched = state["scheduler"]
-        return {"rules": bool(state["rules"]), "scheduler": bool(sched and sched.running)}
+        sched, running = state["scheduler"], state["bot"]
+        return {
+            "rules": bool(state["rules"]),
+            "extraction": running is not None and running.extractor.ready,
+            "scheduler": bool(sched and sched.running),
+        }
 
     def refused_edit() -> RefusedEdit | None:
         watcher: ConfigWatcher | None = state["watcher"]
@@ -259,11 +265,21 @@ async def run_bot(
             failure_threshold=settings.feed_failure_threshold,
             refused_edit=refused_edit,
         )
-        await web.start()
-    config = load_config(Path(settings.rules_dir), env)
-    bot = await asyncio.to_thread(
-        Bot.build, settings, config, debug=debug, env=env, metrics=metrics
-    )
+        await start_status_server(web)
+    bot: Bot | None = None
+    try:
+        config = load_config(Path(settings.rules_dir), env)
+        bot = await asyncio.to_thread(
+            Bot.build, settings, config, debug=debug, env=env, metrics=metrics
+        )
+        await bot.extractor.check()  # a missing package is named now, not once per page
+    except BaseException:
+        if bot is not None:
+            await bot.aclose()
+        if web is not None:
+            await web.stop()
+        raise
+    state["bot"] = bot
     metrics.rules_loaded(len(config.rules))
     if isinstance(bot.deliverer, PreviewDeliverer):
         await bot.deliverer.announce()
@@ -381,6 +397,8 @@ class ReplayReport:
     articles: int
     stored: int
     alerts: list[dict[str, Any]]
+    unprocessed: int = 0  # articles of the corpus that never reached the store
+    errors: tuple[str, ...] = ()  # why polls failed, each reason once, in order
 
 
 async def replay(
@@ -435,17 +453,27 @@ async def replay(
                 )
                 for outlet in server.outlets
             }
+            errors: dict[str, None] = {}
+
+            async def poll(spec: FeedSpec) -> None:
+                outcome = await bot.pipeline.poll(spec, force=True)
+                if outcome is not None and outcome.error:
+                    errors[outcome.error] = None
+
             try:
+                await bot.extractor.check()
                 bot.store.sync_feeds([(s.name, s.url) for s in specs.values()], clock.now())
                 for spec in specs.values():  # the first poll of a new feed: an empty baseline
-                    await bot.pipeline.poll(spec, force=True)
+                    await poll(spec)
                 for i, article in enumerate(articles, 1):
                     clock.advance_to(article.published)
-                    await bot.pipeline.poll(specs[article.outlet], force=True)
+                    await poll(specs[article.outlet])
                     await bot.deliverer.deliver_due()
                     if progress is not None:
                         progress(i, len(articles))
                 stored = await bot.store.call(bot.store.count, "articles")
+                urls = {canonical_url(server.page_url(a.id)) for a in articles}
+                known = await bot.store.call(bot.store.known_urls, sorted(urls))
             finally:
                 await bot.aclose()
                 await http_for_targets.aclose()
@@ -454,4 +482,6 @@ async def replay(
         with alerts_out.open("w", encoding="utf-8") as fh:
             for alert in alerts:
                 fh.write(json.dumps(alert, ensure_ascii=False) + "\n")
-    return ReplayReport(len(articles), stored, alerts)
+    return ReplayReport(
+        len(articles), stored, alerts, unprocessed=len(urls - known), errors=tuple(errors)
+    )

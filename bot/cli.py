@@ -6,18 +6,23 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from bot.config import Settings, check, load_config
+from bot import DISTRIBUTION, installed_version
+from bot.config import Config, Settings, check, load_config
 from bot.errors import BotError, ConfigError
 from bot.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.store import Store
 
 err = Console(stderr=True)
 
@@ -38,8 +43,21 @@ rules_option = click.option(
 )
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"bot ({DISTRIBUTION}), version {installed_version()}")
+        ctx.exit()
+
+
 @click.group()
-@click.version_option(package_name="newsbot")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """Self-hosted news monitor: polls feeds, matches rules, posts alerts to chat."""
 
@@ -78,10 +96,28 @@ def check_cmd(rules: Path | None) -> None:
     if problems:
         raise ConfigError(problems)
     config = load_config(rules_dir, os.environ)
+    missing = _missing_packages(config, rules_dir)
+    if missing:
+        raise ConfigError(missing)
     click.echo(
         f"OK: {rules_dir}: {len(config.feeds)} feeds, {len(config.targets)} targets, "
         f"{len(config.rules)} rules"
     )
+
+
+def _missing_packages(config: Config, rules_dir: Path) -> list[str]:
+    """The targets `bot run` would refuse for want of an optional package, one line each."""
+    from bot.config import AppriseTargetConfig
+    from bot.notify._chat import load_apprise
+
+    problems = []
+    for target in config.targets:
+        if isinstance(target, AppriseTargetConfig):
+            try:
+                load_apprise()
+            except ImportError as exc:
+                problems.append(f"{rules_dir / 'targets.yaml'}: target {target.name}: {exc}")
+    return problems
 
 
 @cli.command(name="replay")
@@ -120,6 +156,12 @@ def replay_cmd(corpus: Path, rules: Path | None, alerts_out: Path | None, worker
         f"{report.articles} articles, {report.stored} stored, {len(report.alerts)} alerts"
         + (f" -> {alerts_out}" if alerts_out else "")
     )
+    if report.unprocessed:
+        reasons = "; ".join(report.errors[:3]) or "see the log above"
+        raise BotError(
+            f"{report.unprocessed} of {report.articles} articles could not be processed "
+            f"({reasons})"
+        )
 
 
 @cli.command(name="stories")
@@ -188,9 +230,7 @@ def rules_test(rule: str | None, rules: Path | None, since: str, diff: bool) -> 
     failed = sum(not r.passed for r in results)
     click.echo(f"{len(results) - failed} passed, {failed} failed")
 
-    from bot.store import Store
-
-    store = Store.open(settings.db_url)
+    store = _open_store(settings)
     try:
         stored = store.articles_since(datetime.now(UTC) - window)
         with Progress(console=err, transient=True) as progress:
@@ -506,10 +546,16 @@ def _duration_text(period: timedelta) -> str:
     return f"{seconds}s"
 
 
-def _store() -> Any:
-    from bot.store import Store
+def _open_store(settings: Settings) -> Store:
+    """The store for a one-off command: start-up's one-line errors, without waiting for a
+    PostgreSQL that is down (a person is waiting at the terminal)."""
+    from bot.startup import open_store
 
-    return Store.open(_settings(None).db_url)
+    return open_store(replace(settings, db_wait=timedelta(0)))
+
+
+def _store() -> Store:
+    return _open_store(_settings(None))
 
 
 def _register_commands() -> None:

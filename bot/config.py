@@ -162,6 +162,7 @@ class Settings:
     retention: timedelta | None = timedelta(days=90)  # article text kept this long; None: always
     feed_failure_threshold: int = 5  # failed polls in a row that raise an alert about the feed
     lease: timedelta = timedelta(minutes=5)  # how long a replica holds a feed poll or a delivery
+    db_wait: timedelta = timedelta(seconds=60)  # how long start-up waits for PostgreSQL to answer
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -197,6 +198,7 @@ class Settings:
         parse("BOT_WORKERS", "workers", lambda s: _int_in(s, 1, 256))
         parse("BOT_RETENTION", "retention", _retention)
         parse("BOT_LEASE", "lease", _env_positive_duration)
+        parse("BOT_DB_WAIT", "db_wait", parse_duration)
         parse("BOT_FEED_FAILURE_THRESHOLD", "feed_failure_threshold", lambda s: _int_in(s, 1, 1000))
         if problems:
             raise ConfigError(problems)

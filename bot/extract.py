@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import multiprocessing
 import os
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from bot.dedup import Signature, StoryFeatures, hash_and_signature, story_features
-from bot.errors import PermanentError, TransientError
+from bot.errors import ConfigError, PermanentError, TransientError
 from bot.models import Extracted
 
 log = logging.getLogger("bot.extract")
@@ -32,6 +33,50 @@ MIN_WORDS = 40
 # the store and the workers wait for them (bench/RESULTS.md, pipeline). Lowered, the workers
 # still take every core that is free, and they yield only when the bot's process needs one.
 WORKER_NICENESS = 10
+
+# What a worker imports before its first page, the packages its libraries load at run time
+# first: lxml_html_clean is imported by jusText (inside trafilatura) through lxml.html.clean, and
+# an older pip leaves it out (it does not match jusText's `lxml[html_clean]` to lxml's
+# `html-clean` extra).
+WORKER_MODULES = ("lxml", "lxml_html_clean", "trafilatura", "datasketch")
+
+# Package index names of modules whose distribution is named otherwise.
+_DISTRIBUTIONS = {"lxml_html_clean": "lxml-html-clean", "ahocorasick": "pyahocorasick"}
+
+# A page every working worker extracts (checked at start-up, before the first feed is polled).
+_PROBE_PAGE = (
+    "<html lang='en'><head><title>Probe</title></head><body><article><h1>Probe</h1><p>"
+    + " ".join(["The extraction worker reads this sentence to show that it works."] * 8)
+    + "</p></article></body></html>"
+)
+
+# Set in a worker whose start-up imports failed: every task it is given raises instead.
+_worker_problem: str | None = None
+
+
+class WorkerUnavailable(TransientError):
+    """An extraction worker cannot work (a package it needs is missing); the message names
+    what is missing. Retried like any transient failure once the install is fixed."""
+
+
+def import_problem(exc: ImportError) -> str:
+    """One line naming the package behind a failed import.
+
+    lxml.html.clean hides the ModuleNotFoundError it got (`raise ... from None`), so the
+    chain of contexts is searched for the module that was not found.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ModuleNotFoundError) and seen.name:
+            top = seen.name.split(".")[0]
+            package = _DISTRIBUTIONS.get(top, top)
+            return (
+                f"the Python package {package} is not installed (no module named {seen.name!r}); "
+                f"install it with: pip install {package}"
+            )
+        seen = seen.__context__
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"an import failed: {first}"
 
 
 def _language(tree: Any) -> str:
@@ -133,6 +178,7 @@ def process_page(html: bytes, url: str, title: str) -> Processed | None:
 
     `title` is the feed's title for the item; the page's own stands in when it has none.
     """
+    _require_working_worker()
     extracted = extract_html(html, url)
     if extracted is None or len(extracted.text.split()) < MIN_WORDS:
         return None
@@ -141,8 +187,32 @@ def process_page(html: bytes, url: str, title: str) -> Processed | None:
 
 def fingerprint_text(title: str, text: str) -> Fingerprint:
     """The fingerprint of an article's text; runs in a worker."""
+    _require_working_worker()
     digest, sig = hash_and_signature(text)
     return Fingerprint(sig, story_features(title, text), digest)
+
+
+def _require_working_worker() -> None:
+    if _worker_problem is not None:
+        raise WorkerUnavailable(_worker_problem)
+
+
+def worker_problem() -> str | None:
+    """What keeps this worker from extracting pages, in one line; None when it works.
+
+    Runs in a worker at start-up: a missing package is named before any feed is polled.
+    """
+    if _worker_problem is not None:
+        return _worker_problem
+    try:
+        extracted = extract_html(_PROBE_PAGE, "http://probe.invalid/")
+    except ImportError as exc:
+        return import_problem(exc)
+    except Exception as exc:
+        return f"extracting a test page failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    if extracted is None or not extracted.text:
+        return "extracting a test page gave no text"
+    return None
 
 
 def _exit_with(bot_pid: int) -> None:
@@ -157,7 +227,7 @@ def _exit_with(bot_pid: int) -> None:
 
 
 def _worker_init(bot_pid: int) -> None:
-    """Import trafilatura and datasketch once per worker, lower its priority
+    """Import trafilatura and datasketch once per worker (WORKER_MODULES), lower its priority
     (WORKER_NICENESS), and leave when the bot is gone.
 
     Imported here, not on a worker's first page: datasketch brings scipy, about 0.4 s of CPU
@@ -165,8 +235,14 @@ def _worker_init(bot_pid: int) -> None:
     shut its pool down; without the watcher thread, its workers (and the forkserver behind
     them) would live on, each holding a parsed trafilatura.
     """
-    import datasketch  # noqa: F401
-    import trafilatura  # noqa: F401
+    global _worker_problem
+    try:
+        for module in WORKER_MODULES:
+            importlib.import_module(module)
+    except ImportError as exc:
+        # Not raised: a failing initializer breaks the pool with a traceback per worker and no
+        # word on what is missing. The worker stays up and says so for each task instead.
+        _worker_problem = import_problem(exc)
 
     with contextlib.suppress(OSError):  # a failed initializer would break the pool for good
         os.nice(WORKER_NICENESS)
@@ -180,6 +256,43 @@ class Extractor:
         self._workers = max(1, workers)
         self._timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
+        self._checked = False
+        # Why the workers cannot extract, from the last task that said so; None when they can.
+        self.problem: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        """A worker has shown that it extracts, and none has said since that it cannot."""
+        return self._checked and self.problem is None
+
+    async def check(self) -> None:
+        """Start the workers and have one extract a test page (within the extraction
+        timeout); ConfigError naming what is missing when it cannot (a package an older pip
+        left out, say)."""
+        loop = asyncio.get_running_loop()
+        pool = self._ensure_pool()
+        try:
+            problem = await asyncio.wait_for(
+                loop.run_in_executor(pool, worker_problem), timeout=self._timeout
+            )
+        except TimeoutError:
+            self._discard(pool, kill=True)
+            problem = f"no extraction worker started within {self._timeout:.0f}s"
+        except BrokenProcessPool:
+            self._discard(pool)
+            problem = "the extraction worker process died as it started"
+        self.problem = problem
+        if problem is not None:
+            raise ConfigError(f"extraction workers cannot start: {problem}")
+        self._checked = True
+
+    def _worked(self) -> None:
+        self.problem = None
+
+    def _unavailable(self, exc: WorkerUnavailable) -> None:
+        if self.problem is None:
+            log.error("extract.workers_unavailable", extra={"error": str(exc)})
+        self.problem = str(exc)
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -198,9 +311,12 @@ class Extractor:
         loop = asyncio.get_running_loop()
         pool = self._ensure_pool()
         try:
-            return await asyncio.wait_for(
+            result = await asyncio.wait_for(
                 loop.run_in_executor(pool, fn, *args), timeout=self._timeout
             )
+        except WorkerUnavailable as exc:
+            self._unavailable(exc)
+            raise
         except TimeoutError as exc:
             # Cancelling the future does not stop a worker already parsing: a page that never
             # finishes would hold its worker for good, every later page would time out behind
@@ -214,6 +330,8 @@ class Extractor:
             log.warning("extract.pool_broken", extra={"url": url})
             self._discard(pool)
             raise TransientError(f"extraction worker died on {url}") from exc
+        self._worked()
+        return result
 
     async def extract(self, html: bytes, url: str) -> Extracted:
         """Extract one page; PermanentError when it has no main text."""
@@ -245,10 +363,15 @@ class Extractor:
         loop = asyncio.get_running_loop()
         pool = self._ensure_pool()
         try:
-            return await loop.run_in_executor(pool, fingerprint_text, title, text)
+            result = await loop.run_in_executor(pool, fingerprint_text, title, text)
+        except WorkerUnavailable as exc:
+            self._unavailable(exc)
+            raise
         except BrokenProcessPool as exc:
             self._discard(pool)
             raise TransientError("fingerprint worker died") from exc
+        self._worked()
+        return result
 
     def close(self) -> None:
         if self._pool is not None:

@@ -16,6 +16,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from bot import DISTRIBUTION
+
 Stage = Literal["fetch_feed", "fetch_page", "extract", "match", "store", "deliver"]
 STAGES: Final[tuple[Stage, ...]] = (
     "fetch_feed",
@@ -120,7 +122,7 @@ class _StoreCollector(Collector):
 
 def _version() -> str:
     try:
-        return metadata.version("newsbot")
+        return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "unknown"
 

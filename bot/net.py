@@ -58,7 +58,7 @@ class NetSettings:
     # its bookkeeping grows with the queue and polls start failing with pool timeouts
     # (bench/bench_polling.py); the rest wait here, outside the request's deadline.
     max_in_flight: int = 100
-    user_agent: str = "newsbot/0.1 (self-hosted news monitor)"
+    user_agent: str = "news-alert-bot/0.1 (self-hosted news monitor)"
     # Hostnames, IP addresses or CIDR networks exempt from the SSRF guard.
     allow: tuple[str, ...] = ()
     # What carries the requests: "aiohttp" (its ClientSession, called directly) or "httpx"

@@ -571,7 +571,7 @@ def test_an_apprise_target_without_apprise_installed_is_a_config_error(
     cfg = AppriseTargetConfig.model_validate(
         {"name": "tail", "type": "apprise", "urls": [ENV["TELEGRAM_URL"]]}
     )
-    with pytest.raises(ConfigError, match=r"pip install 'newsbot\[apprise\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'news-alert-bot\[apprise\]'"):
         build_target(cfg, Http(NetSettings()))
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import httpx
@@ -31,6 +31,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def installed_version() -> str:
+    """The version bot_info reports: the installed distribution's, "unknown" from a source tree."""
+    from bot import DISTRIBUTION
+
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def samples(text: str) -> dict[Key, float]:
@@ -510,7 +520,7 @@ def test_bot_run_serves_health_readiness_and_metrics_that_follow_the_database(
     s = run_scenario
     assert s.returncode == 0, s.stderr_tail
     assert s.healthz == 200 and s.ready_after_start == 200
-    assert total(s.first, "bot_info", version=version("newsbot")) == 1
+    assert total(s.first, "bot_info", version=installed_version()) == 1
     assert value(s.first, "process_start_time_seconds") > 0
     assert value(s.first, "bot_store_up") == 1
     assert value(s.first, "bot_outbox_deliveries", state="sent") == 0

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from bot import DISTRIBUTION
 from bot.net import Http, Response
 from bot.notify._neutralize import (
     ELLIPSIS,
@@ -519,7 +520,8 @@ def load_apprise() -> Any:
         return importlib.import_module("apprise")
     except ImportError as exc:
         raise ImportError(
-            "apprise targets need the optional Apprise package: pip install 'newsbot[apprise]'"
+            "apprise targets need the optional Apprise package, which is not installed: "
+            f"pip install '{DISTRIBUTION}[apprise]'"
         ) from exc
 
 
