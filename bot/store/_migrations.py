@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 
 from bot.store._dedup import DEDUP_TABLES, stories, story_terms
 from bot.store._engine import WRITE_OPTION
+from bot.store._entries import feed_entries, guid_hash
 from bot.store._tables import articles, metadata, schema_migrations
 
 Migration = tuple[str, Callable[[Connection], None]]
@@ -53,12 +54,48 @@ def _story_index(conn: Connection) -> None:
         conn.execute(story_terms.insert(), batch)
 
 
+def _feed_entries(conn: Connection) -> None:
+    """`feed_entries`, filled from the articles stored so far (their versions unknown: the
+    next poll takes what the feed says then as read)."""
+    feed_entries.create(conn, checkfirst=True)
+    rows = conn.execute(
+        select(articles.c.id, articles.c.feed_id, articles.c.guid, articles.c.canonical_url)
+        .where(articles.c.feed_id.is_not(None), articles.c.guid != "")
+        .order_by(articles.c.id)
+    ).all()
+    now = datetime.now(UTC)
+    seen: set[tuple[int, str]] = set()
+    batch: list[dict[str, object]] = []
+    for row in rows:
+        ident = (int(row.feed_id), guid_hash(row.guid))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        batch.append(
+            {
+                "feed_id": ident[0],
+                "guid_hash": ident[1],
+                "guid": row.guid,
+                "key": row.canonical_url,
+                "article_id": row.id,
+                "version": None,
+                "seen_at": now,
+            }
+        )
+        if len(batch) >= 5000:
+            conn.execute(feed_entries.insert(), batch)
+            batch = []
+    if batch:
+        conn.execute(feed_entries.insert(), batch)
+
+
 # Append only. A fresh database is created from the current tables and every migration is
 # recorded as applied; an existing one gets the ones it lacks, in order.
 MIGRATIONS: tuple[Migration, ...] = (
     ("0001_initial", _initial),
     ("0002_near_duplicates_and_stories", _near_duplicates_and_stories),
     ("0003_story_index", _story_index),
+    ("0004_feed_entries", _feed_entries),
 )
 
 _PG_LOCK_KEY = 0x6E657773626F74  # any constant shared by every replica
