@@ -56,7 +56,6 @@ class Plan:
     same_url: list[SameUrl] = field(default_factory=list)
     # entries read before their versions were kept: what the feed says now counts as read
     adopt: list[tuple[EntryRecord, int]] = field(default_factory=list)
-    unchanged: int = 0
 
 
 def page_key(item: FeedItem) -> str:
@@ -101,8 +100,6 @@ def plan_entries(
             elif known.version != item.version:
                 own_page = bool(page) and not known.key.startswith(page + "#")
                 plan.work.append(Work(item, known.key, own_page, known.article_id))
-            else:
-                plan.unchanged += 1
             continue
         if not page:
             plan.work.append(Work(item, f"{feed_url}#entry-{_digest(item.guid)}", False))

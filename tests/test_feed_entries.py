@@ -285,6 +285,23 @@ async def test_a_deadline_added_to_a_live_blog_is_caught_once(rig: Rig) -> None:
     assert rig.site.page_requests == ["/live"] * 3
 
 
+async def test_a_long_live_blog_with_one_more_paragraph_is_no_copy_of_itself(rig: Rig) -> None:
+    earlier = [
+        f"Update {n}: {FILLER} Delegation number {n} arrived with {n * 3} advisers."
+        for n in range(12)
+    ]
+    live_blog(rig, START, *earlier)
+    await rig.poll()
+    deadline = (
+        "Officials said Russia and Ukraine now have a June deadline to agree on a peace deal."
+    )
+    live_blog(rig, START + timedelta(minutes=30), deadline, *earlier)
+    await rig.poll()
+    [alert] = rig.alerts("deadline-change")
+    assert alert["values"]["deadline"] == "2026-06"
+    assert all(a["duplicate_of"] is None for a in rig.articles())
+
+
 async def test_a_rewritten_version_is_not_matched_again_on_what_it_kept(rig: Rig) -> None:
     mention = "Envoy Steve Witkoff is expected to join the talks later in the week."
     live_blog(rig, START, mention, FILLER)
