@@ -281,7 +281,10 @@ class Pipeline:
         work.sort(key=lambda w: (w.item.published is None, w.item.published or self.now()))
         fetched = await asyncio.gather(*(self._fetch(w) for w in work))
         stored = alerts = 0
-        baseline = not row.baseline_done
+        # Entries recorded before versions were kept mean the first poll since the upgrade:
+        # what the old version could not read (linkless entries, entries sharing a page) is
+        # not news, and is stored as a baseline like a new feed's first poll.
+        baseline = not row.baseline_done or bool(plan.adopt)
         for page in fetched:
             n_alerts = await self._store_one(feed, row.id, page, baseline)
             if n_alerts is not None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
+from sqlalchemy import text as sa_text
 
 from bot.app import Bot
 from bot.config import Settings, load_config
@@ -73,6 +74,7 @@ def item(
     guid: str | None = None,
     description: str = "",
     updated: datetime | None = None,
+    published: str = "Fri, 20 Feb 2026 09:00:00 +0000",
 ) -> str:
     parts = [f"<title>{title}</title>"] if title else []
     if link is not None:
@@ -81,7 +83,7 @@ def item(
         parts.append(f'<guid isPermaLink="false">{guid}</guid>')
     if description:
         parts.append(f"<description>{description}</description>")
-    parts.append("<pubDate>Fri, 20 Feb 2026 09:00:00 +0000</pubDate>")
+    parts.append(f"<pubDate>{published}</pubDate>")
     if updated is not None:
         parts.append(f"<atom:updated>{updated.isoformat()}</atom:updated>")
     return f'<item xmlns:atom="http://www.w3.org/2005/Atom">{"".join(parts)}</item>'
@@ -242,6 +244,29 @@ async def test_the_same_page_under_two_feeds_is_stored_once_and_counted_as_a_url
     assert other is not None
     [entry] = rig.bot.store.entries_of(other.id)
     assert entry["article_id"] == rig.articles()[0]["id"]
+
+
+async def test_after_an_upgrade_entries_the_old_version_could_not_read_are_a_baseline(
+    rig: Rig,
+) -> None:
+    show = rig.site.url("/show")
+    rig.site.page("/show", "The show", FILLER)
+    rig.site.publish(item("Episode 1", link=show, guid="ep1", description="Witkoff talks."))
+    await rig.poll()
+    assert len(rig.alerts("witkoff-mention")) == 1
+    with rig.bot.store.engine.begin() as conn:  # as migration 0004 leaves an entry
+        conn.execute(sa_text("UPDATE feed_entries SET version = NULL"))
+    old = item(
+        "Episode 0",
+        link=show,
+        guid="ep0",
+        description="A year ago: Witkoff on fishing, boats and the weather at sea.",
+        published="Wed, 01 Jan 2025 09:00:00 +0000",
+    )
+    rig.site.publish(item("Episode 1", link=show, guid="ep1", description="Witkoff talks."), old)
+    await rig.poll()
+    assert len(rig.articles()) == 2
+    assert len(rig.alerts("witkoff-mention")) == 1  # an old episode is not news
 
 
 # -- item 8: updated articles are read again -----------------------------------------------------
