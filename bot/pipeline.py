@@ -363,6 +363,14 @@ class Pipeline:
         if work.previous is not None:
             previous = await self.store.call(self.store.article, work.previous)
         if previous is not None and work.previous is not None:
+            if work.from_page and page.processed is None:
+                # The page did not answer: its new version is read when the entry next changes
+                # or the feed does; the feed's summary is no new version of a page.
+                log.info(
+                    "entry.not_read",
+                    extra={"feed": feed.name, "url": page.item.url, "error": page.error},
+                )
+                return None
             title = page.item.title or (page.processed.extracted.title if page.processed else "")
             if previous["content_hash"] == fp.content_hash and previous["title"] == title:
                 # The feed changed its entry, the text did not: nothing new to read.

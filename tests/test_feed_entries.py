@@ -41,12 +41,15 @@ class Site:
     feeds: dict[str, str] = field(default_factory=dict)
     pages: dict[str, str] = field(default_factory=dict)
     page_requests: list[str] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.path in self.feeds:
             return web.Response(text=self.feeds[request.path], content_type="application/rss+xml")
         if request.path in self.pages:
             self.page_requests.append(request.path)
+            if request.path in self.failing:
+                return web.Response(status=503)
             return web.Response(text=self.pages[request.path], content_type="text/html")
         return web.Response(status=404)
 
@@ -272,19 +275,21 @@ async def test_after_an_upgrade_entries_the_old_version_could_not_read_are_a_bas
 # -- item 8: updated articles are read again -----------------------------------------------------
 
 
+def blog_entry(rig: Rig, updated: datetime, title: str = "Peace talks live") -> str:
+    return item(
+        title,
+        link=rig.site.url("/live"),
+        guid="live-1",
+        description="Follow the talks.",
+        updated=updated,
+    )
+
+
 def live_blog(
     rig: Rig, updated: datetime, *paragraphs: str, title: str = "Peace talks live"
 ) -> None:
     rig.site.page("/live", title, *paragraphs)
-    rig.site.publish(
-        item(
-            title,
-            link=rig.site.url("/live"),
-            guid="live-1",
-            description="Follow the talks.",
-            updated=updated,
-        )
-    )
+    rig.site.publish(blog_entry(rig, updated, title))
 
 
 async def test_a_deadline_added_to_a_live_blog_is_caught_once(rig: Rig) -> None:
@@ -325,6 +330,26 @@ async def test_a_long_live_blog_with_one_more_paragraph_is_no_copy_of_itself(rig
     [alert] = rig.alerts("deadline-change")
     assert alert["values"]["deadline"] == "2026-06"
     assert all(a["duplicate_of"] is None for a in rig.articles())
+
+
+async def test_an_update_whose_page_fails_is_read_when_the_feed_next_changes(rig: Rig) -> None:
+    live_blog(rig, START, FILLER)
+    await rig.poll()
+    deadline = (
+        "The White House has set a June deadline for Russia and Ukraine to agree on a peace deal."
+    )
+    live_blog(rig, START + timedelta(minutes=30), deadline, FILLER)
+    rig.site.failing.add("/live")
+    await rig.poll()
+    assert len(rig.articles()) == 1  # the feed's summary is no version of the page
+    rig.site.failing.clear()
+    rig.site.publish(
+        item("Other news", guid="other", description="Elsewhere."),
+        blog_entry(rig, START + timedelta(minutes=30)),
+    )
+    await rig.poll()
+    [alert] = rig.alerts("deadline-change")
+    assert alert["values"]["deadline"] == "2026-06"
 
 
 async def test_a_rewritten_version_is_not_matched_again_on_what_it_kept(rig: Rig) -> None:

@@ -108,7 +108,7 @@ def test_a_hostile_feed_is_parsed_or_refused_within_a_second_and_50_mb(kind: str
         """,
         """
         try:
-            items, _ = parse_feed("hostile", body, url="http://news.test/feed")
+            items, _, _ = parse_feed("hostile", body, url="http://news.test/feed")
             result = [len(i.title) + len(i.summary) for i in items]
         except PermanentError as exc:
             result = "refused: " + str(exc)
@@ -151,7 +151,7 @@ def test_a_quadratic_blowup_feed_in_utf16_is_refused_too() -> None:
 
 def test_entities_a_feed_declares_for_itself_within_reason_still_expand() -> None:
     body = rss('<!DOCTYPE rss [\n<!ENTITY org "Organisation for Security">\n]>', "The &org;", "x")
-    [item], _ = parse_feed("f", body.encode(), url="http://news.test/feed")
+    [item], _, _ = parse_feed("f", body.encode(), url="http://news.test/feed")
     assert item.title == "The Organisation for Security"
 
 
