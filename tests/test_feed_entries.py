@@ -3,13 +3,18 @@ site whose feed and pages the tests edit, polled by the real pipeline into a SQL
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator
+import os
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -20,7 +25,8 @@ from bot.config import Settings, load_config
 from bot.net import NetSettings
 from bot.pipeline import FeedSpec
 from bot.replay import AlertReceiver
-from tests.helpers import KEYWORD_RULE, write_rules
+from tests.helpers import KEYWORD_RULE, free_port, write_rules
+from tests.test_cli import BackgroundLoop, bot_cmd, query
 
 REPO = Path(__file__).resolve().parents[1]
 START = datetime(2026, 2, 20, 10, 0, tzinfo=UTC)
@@ -42,6 +48,19 @@ class Site:
     pages: dict[str, str] = field(default_factory=dict)
     page_requests: list[str] = field(default_factory=list)
     failing: set[str] = field(default_factory=set)
+    runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self.handle)
+        self.runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", 0).start()
+        self.base = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.path in self.feeds:
@@ -121,24 +140,11 @@ class Rig:
         return 0.0 if value is None else value
 
 
-async def _serve(site: Site) -> AsyncIterator[None]:
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", site.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    site.base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     site = Site()
-    async for _ in _serve(site):
+    await site.start()
+    try:
         async with AlertReceiver() as receiver:
             deadline = (REPO / "rules" / "deadline-change.yaml").read_text(encoding="utf-8")
             rules = write_rules(
@@ -156,7 +162,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
             bot = Bot.build(
                 Settings.from_env(env),
                 load_config(rules, env),
-                now=lambda: now[0],  # noqa: B023 - the fixture runs once
+                now=lambda: now[0],
                 net=NetSettings(allow=("127.0.0.1",)),
             )
             registry = bot.pipeline.metrics.registry
@@ -169,6 +175,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
                 yield rig
             finally:
                 await bot.aclose()
+    finally:
+        await site.stop()
 
 
 # -- item 7: entries lost at the feed -----------------------------------------------------------
@@ -386,3 +394,88 @@ async def test_an_entry_changed_in_the_feed_but_not_on_its_page_keeps_one_versio
     assert len(rig.articles()) == 1  # but nothing new was there to keep
     await rig.poll()
     assert rig.site.page_requests == ["/live", "/live"]  # and that version counts as read
+
+
+# -- both items through a real `bot run` ---------------------------------------------------------
+
+
+def test_bot_run_counts_a_skipped_entry_and_catches_a_deadline_added_to_a_live_blog_once(
+    tmp_path: Path,
+) -> None:
+    site, receiver, bg = Site(), AlertReceiver(), BackgroundLoop()
+    bg.run(site.start())
+    bg.run(receiver.start())
+    deadline = (REPO / "rules" / "deadline-change.yaml").read_text(encoding="utf-8")
+    rules = write_rules(
+        tmp_path / "rules",
+        [("site", site.url("/feed.xml"))],
+        interval="1s",
+        webhook_url=receiver.url,
+        rules={"deadline-change": deadline},
+    )
+    port = free_port()
+    db = tmp_path / "bot.db"
+    env = {
+        **os.environ,
+        "BOT_DB_URL": f"sqlite:///{db}",
+        "BOT_RULES_DIR": str(rules),
+        "BOT_NET_ALLOW": "127.0.0.1",
+        "BOT_HTTP_HOST": "127.0.0.1",
+        "BOT_HTTP_PORT": str(port),
+        "BOT_LOG_FORMAT": "json",
+        "BOT_DELIVERY_INTERVAL": "1s",
+        "BOT_WORKERS": "1",
+    }
+
+    def publish(updated: datetime, *paragraphs: str) -> None:
+        site.page("/live", "Peace talks live", *paragraphs)
+        entry = item(
+            "Peace talks live",
+            link=site.url("/live"),
+            guid="live-1",
+            description="Follow the talks.",
+            updated=updated,
+        )
+        site.publish(entry, item("", guid="hollow"))
+
+    def deadline_alerts() -> list[Any]:
+        return [
+            r.json for r in receiver.delivered if r.json and r.json["rule"] == "deadline-change"
+        ]
+
+    publish(START, FILLER)
+    log_path = tmp_path / "bot.log"
+    with log_path.open("w", encoding="utf-8") as log_file:
+        proc = subprocess.Popen(
+            bot_cmd("run"), env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log_file
+        )
+    try:
+        wait_for(lambda: len(query(db, "SELECT 1 FROM articles")) == 1, "the first version")
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'bot_feed_entries_skipped_total{feed="site",reason="empty"}' in metrics
+        said = "The White House has set a June deadline for Russia and Ukraine to agree on a deal."
+        publish(START + timedelta(minutes=30), said, FILLER)
+        wait_for(lambda: deadline_alerts(), "the deadline alert")
+        later = "Negotiators broke for lunch and were expected back in the afternoon."
+        publish(START + timedelta(minutes=60), later, said, FILLER)
+        wait_for(lambda: len(query(db, "SELECT 1 FROM articles")) == 3, "the third version")
+        wait_for(lambda: not query(db, "SELECT 1 FROM outbox WHERE state != 'sent'"), "deliveries")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        bg.run(receiver.stop())
+        bg.run(site.stop())
+        bg.close()
+    [alert] = deadline_alerts()
+    assert alert["values"]["deadline"] == "2026-06"
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
+    skipped = [line for line in lines if line.get("event", line.get("message")) == "entry.skipped"]
+    assert skipped and skipped[0]["reason"] == "empty" and skipped[0]["entry"] == "hollow"
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
