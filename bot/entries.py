@@ -1,5 +1,4 @@
-"""A poll's feed entries sorted out: new, changed since last read, or read already; and the
-key each one's article is stored under."""
+"""Which of a poll's feed entries are new, changed or read already, and their article keys."""
 
 from __future__ import annotations
 

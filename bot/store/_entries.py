@@ -1,5 +1,4 @@
-"""Feed entries as a mixin of `Store`: which entry of which feed gave which article, and
-what the feed said of it last, so that an entry is read once per version."""
+"""Feed entries (a mixin of `Store`): which entry gave which article, at which version."""
 
 from __future__ import annotations
 
