@@ -18,7 +18,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    and_,
     select,
 )
 
@@ -186,7 +185,7 @@ class EntryQueries:
         with self._read() as conn:
             rows = conn.execute(
                 select(feed_entries)
-                .where(and_(feed_entries.c.feed_id == feed_id))
+                .where(feed_entries.c.feed_id == feed_id)
                 .order_by(feed_entries.c.seen_at, feed_entries.c.guid)
             )
             return [dict(r._mapping) for r in rows]
