@@ -190,6 +190,7 @@ class Pipeline:
                 "new": new_items,
                 "stored": stored,
                 "alerts": alerts,
+                **({"skipped": len(result.skipped)} if result.skipped else {}),
                 **({"warning": result.warning} if result.warning else {}),
             },
         )
