@@ -170,6 +170,13 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self._entries_skipped = Counter(
+            "bot_feed_entries_skipped",
+            "Feed entries that gave no item, by feed and reason (empty, repeated_id, "
+            "not_an_object).",
+            ["feed", "reason"],
+            registry=r,
+        )
         self._stories = Counter("bot_stories", "New stories started.", registry=r)
         self._matches = Counter(
             "bot_matches", "Rule matches before triggers decide.", ["rule"], registry=r
@@ -234,6 +241,9 @@ class Metrics:
             raise ValueError(f"duplicate kind {kind!r} is not one of {DUPLICATE_KINDS}")
         if count:
             self._duplicates.labels(kind=kind).inc(count)
+
+    def entry_skipped(self, feed: str, reason: str) -> None:
+        self._entries_skipped.labels(feed=feed, reason=_reason(reason)).inc()
 
     def story(self) -> None:
         self._stories.inc()
