@@ -842,7 +842,7 @@ class CompiledRule:
                 chosen = [before[-1]]
                 for earlier in reversed(before[:-1]):
                     gap = text[earlier[0] : chosen[-1][0]]
-                    if not _LISTED.match(gap.split(None, 1)[1] if " " in gap else ""):
+                    if not _LISTED.match(_FIRST_WORD.sub("", gap, count=1)):
                         break
                     chosen.append(earlier)
             else:
@@ -883,6 +883,10 @@ def _breaks(between: str) -> bool:
     """Whether a relative clause left open between an actor and a place separates them."""
     return _CLAUSE_BREAK.search(_CLOSED_CLAUSE.sub(" ", between)) is not None
 
+
+# The first word of the stretch from one actor to the next (the actor's name), without the
+# comma that may close it: "Witkoff, " leaves ", ".
+_FIRST_WORD = re.compile(r"\s*[^\s,;]+\s*")
 
 # What may stand between two actors named together: "Witkoff and Jared Kushner", "A, B and C",
 # "Умеров, Буданов и Кислица", "Witkoff i Kushner", "Witkoff ve Kushner".
