@@ -329,7 +329,12 @@ class Pipeline:
         found: list[Match] = []
         if duplicate_of is None and (not baseline or in_backfill):
             with self.metrics.time("match"):
-                found = self.rules.match(article.title, article.text, article.published or now)
+                found = self.rules.match(
+                    article.title,
+                    article.text,
+                    article.published or now,
+                    skipped=self.metrics.rule_input_skipped,
+                )
             for m in found:
                 self.metrics.match(m.rule_id)
 

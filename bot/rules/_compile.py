@@ -34,7 +34,7 @@ from bot.language import (
 )
 from bot.models import Match, Trigger
 from bot.rules._dates import deadline_in, find_dates
-from bot.rules._text import normalize, split_sentences
+from bot.rules._text import cut_long, normalize, split_sentences
 
 __all__ = [
     "ArticleText",
@@ -250,6 +250,7 @@ class ArticleText:
         self.lang = scan.lang
         self.base = 1 if title else 0  # index of the text's first unit
         self._window = 0
+        self.cut = 0  # units longer than MAX_SENTENCE, cut into windows
         if isinstance(scope, int):
             self._window = scope
             words = [m.span() for m in _WORD.finditer(text)]
@@ -262,10 +263,10 @@ class ArticleText:
                 if words
                 else []
             )
-        elif scope == "paragraph":
-            spans = paragraph_spans(text)
         else:
-            spans = split_sentences(text)
+            spans, self.cut = cut_long(
+                text, paragraph_spans(text) if scope == "paragraph" else split_sentences(text)
+            )
         self.sentences: list[str] = ([title] if title else []) + [text[a:b] for a, b in spans]
         self._starts = [a for a, _ in spans]
         self.hits: dict[int, set[int]] = {}
