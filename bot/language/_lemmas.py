@@ -52,6 +52,14 @@ def lemma(token: str, lang: str) -> str:
 _TOKEN = re.compile(r"\w+(?:['’][^\W\d_]+)?")
 
 
+def _in_word_apostrophe(word: str) -> bool:
+    """Whether the apostrophe of `word` is a letter of the word, as in Ukrainian and
+    Belarusian ("п'ятниця", "сім'ї", "В'ячеслав"), rather than a mark before an ending or after
+    an article: there the letter before it is Cyrillic."""
+    at = max(word.find("'"), word.find("’"))
+    return at > 0 and "\u0400" <= word[at - 1] <= "\u04ff"
+
+
 @dataclass(frozen=True, slots=True)
 class LemmaStream:
     """A text's words as lemmas, one space apart (a `|` where punctuation stood between two
@@ -79,9 +87,15 @@ def lemma_stream(text: str, lang: str) -> LemmaStream | None:
     last_end = 0
     for m in _TOKEN.finditer(text):
         word = m.group()
-        if "'" in word or "’" in word:  # Turkish "Moskova'ya", French "l'Ukraine": the stem
+        origin = m.start()
+        if ("'" in word or "’" in word) and not _in_word_apostrophe(word):
+            # Turkish "Moskova'ya", French "l'Ukraine": the stem, and where it starts
             head, _, tail = word.replace("’", "'").partition("'")
-            word = head if len(head) > len(tail) else tail
+            if len(head) > len(tail):
+                word = head
+            else:
+                word = tail
+                origin += len(head) + 1
         if pieces:
             gap = text[last_end : m.start()]
             sep = " " if not gap or gap.isspace() else " | "
@@ -89,7 +103,7 @@ def lemma_stream(text: str, lang: str) -> LemmaStream | None:
             length += len(sep)
         lem = lemma(word, lang)
         starts.append(length)
-        origins.append(m.start())
+        origins.append(origin)
         pieces.append(lem)
         length += len(lem)
         last_end = m.end()

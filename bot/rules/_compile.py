@@ -69,9 +69,13 @@ class _Automaton(Protocol):
 
 
 # The longest inflectional ending a name may take in running text: "Уиткофф|ом", "Witkoff|in",
-# "Kushner|em", "Zelensk|ého". A longer run of letters is another word ("Parisian").
+# "Kushner|em", "Zelensk|ého". A longer run of letters is another word, and so is a
+# derivation ("Parisian").
 MAX_ENDING = 4
 _MIN_INFLECTING = 4  # shorter names must stand whole ("Рим" is not "Римма")
+# Endings that make another word of a name rather than a form of it: "Parisian", "Trumpism",
+# "Putinist", "Kyivans". Their inflected forms run past MAX_ENDING or on into a longer word.
+_DERIVATIONS = frozenset({"ian", "ians", "ism", "isms", "ist", "ists", "ite", "ites", "ese"})
 
 
 class PhraseIndex:
@@ -191,6 +195,8 @@ def _hits(automaton: _Automaton, s: str) -> list[tuple[int, int]]:
                     stop += 1
                 if stop < n and (s[stop].isalnum() or s[stop] == "_"):
                     continue  # the word runs on: another word, not an ending
+                if s[end + 1 : stop] in _DERIVATIONS:
+                    continue  # "Parisian", "Trumpism": a word made from the name
         out.append((key.phrase_id, start))
     return out
 
