@@ -567,11 +567,23 @@ class EntityNode(Node):
     def __init__(self, name: str, canonical: dict[int, str]) -> None:
         self.name = name
         self.canonical = canonical  # phrase id -> the entity's canonical name
+        self._order = {phrase_id: i for i, phrase_id in enumerate(canonical)}
+
+    def _present(self, article: ArticleText) -> list[int]:
+        """This gazetteer's phrase ids that occur in the article, in gazetteer order.
+
+        Read off the article's hits (tens of phrases) rather than tried one by one from a
+        gazetteer of hundreds of spellings: this runs for every unit where a rule holds.
+        """
+        canonical = self.canonical
+        found = [phrase_id for phrase_id in article.hits if phrase_id in canonical]
+        if len(found) > 1:
+            found.sort(key=self._order.__getitem__)
+        return found
 
     def holds(self, article: ArticleText, sentence: int | None) -> bool:
-        for phrase_id in self.canonical:
-            hits = article.hits.get(phrase_id)
-            if hits and (sentence is None or sentence in hits):
+        for phrase_id in self._present(article):
+            if sentence is None or sentence in article.hits[phrase_id]:
                 return True
         return False
 
@@ -581,20 +593,21 @@ class EntityNode(Node):
     def mask(self, article: ArticleText) -> int:
         out = 0
         masks = article.masks
-        for phrase_id in self.canonical:
+        for phrase_id in self._present(article):
             out |= masks.get(phrase_id, 0)
         return out
 
     def evidence(self, article: ArticleText) -> Iterator[int]:
-        firsts = [min(article.hits[p]) for p in self.canonical if article.hits.get(p)]
+        firsts = [min(article.hits[p]) for p in self._present(article) if article.hits[p]]
         if firsts:
             yield min(firsts)
 
     def mentions(self, article: ArticleText, unit: int) -> list[tuple[int, str]]:
         """(position, canonical name) of each mention in `unit`, in text order."""
+        canonical = self.canonical
         out = [
-            (position, name)
-            for phrase_id, name in self.canonical.items()
+            (position, canonical[phrase_id])
+            for phrase_id in self._present(article)
             for u, position in article.places.get(phrase_id, ())
             if u == unit
         ]
@@ -603,9 +616,10 @@ class EntityNode(Node):
     def values(self, article: ArticleText, sentence: int | None) -> list[str]:
         """The canonical names present, in gazetteer order, without repeats."""
         out: list[str] = []
-        for phrase_id, name in self.canonical.items():
-            hits = article.hits.get(phrase_id)
-            if hits and (sentence is None or sentence in hits) and name not in out:
+        canonical = self.canonical
+        for phrase_id in self._present(article):
+            name = canonical[phrase_id]
+            if (sentence is None or sentence in article.hits[phrase_id]) and name not in out:
                 out.append(name)
         return out
 
