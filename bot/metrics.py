@@ -29,6 +29,10 @@ STAGES: Final[tuple[Stage, ...]] = (
 )
 DuplicateKind = Literal["url", "hash", "near"]
 DUPLICATE_KINDS: Final[tuple[DuplicateKind, ...]] = ("url", "hash", "near")
+# Why the rules did not read an article whole: its title or text past the most they read,
+# or a sentence past the longest they read whole (cut into windows). See bot/rules/_ruleset.py.
+RuleSkipReason = Literal["text_cut", "sentence_cut"]
+RULE_SKIP_REASONS: Final[tuple[RuleSkipReason, ...]] = ("text_cut", "sentence_cut")
 DeliveryOutcome = Literal["sent", "retry", "dead", "held"]
 DELIVERY_OUTCOMES: Final[tuple[DeliveryOutcome, ...]] = ("sent", "retry", "dead", "held")
 
@@ -181,6 +185,12 @@ class Metrics:
         self._matches = Counter(
             "bot_matches", "Rule matches before triggers decide.", ["rule"], registry=r
         )
+        self._rule_skips = Counter(
+            "bot_rule_input_skipped",
+            "Articles the rules did not read whole, by reason (text_cut, sentence_cut).",
+            ["reason"],
+            registry=r,
+        )
         self._alerts = Counter(
             "bot_alerts", "Alerts written to the outbox, by rule.", ["rule"], registry=r
         )
@@ -216,6 +226,8 @@ class Metrics:
             self._stage.labels(stage=stage)
         for kind in DUPLICATE_KINDS:
             self._duplicates.labels(kind=kind)
+        for reason in RULE_SKIP_REASONS:
+            self._rule_skips.labels(reason=reason)
         self._store = _StoreCollector()
         r.register(self._store)
         if process:
@@ -250,6 +262,12 @@ class Metrics:
 
     def match(self, rule: str) -> None:
         self._matches.labels(rule=rule).inc()
+
+    def rule_input_skipped(self, reason: str) -> None:
+        """The rules read part of an article only (`reason`: one of RULE_SKIP_REASONS)."""
+        if reason not in RULE_SKIP_REASONS:
+            raise ValueError(f"rule skip reason {reason!r} is not one of {RULE_SKIP_REASONS}")
+        self._rule_skips.labels(reason=reason).inc()
 
     def alert(self, rule: str) -> None:
         self._alerts.labels(rule=rule).inc()

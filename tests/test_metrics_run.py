@@ -90,6 +90,14 @@ FIRST = [
         "Russia received the same number of its servicemen in the swap, its defence ministry "
         "said.",
     ),
+    # A page with no sentence end and past the most the rules read: cut, and counted.
+    _article(
+        "l1",
+        "beta",
+        5,
+        "Shelling near Donetsk through the night",
+        "Shelling near Donetsk went on through the night " + "and into the morning " * 6_000,
+    ),
     _article(
         "s1",
         "gamma",

@@ -34,7 +34,7 @@ from bot.language import (
 )
 from bot.models import Match, Trigger
 from bot.rules._dates import deadline_in, find_dates
-from bot.rules._text import normalize, split_sentences
+from bot.rules._text import cut_long, normalize, split_sentences
 
 __all__ = [
     "ArticleText",
@@ -69,9 +69,13 @@ class _Automaton(Protocol):
 
 
 # The longest inflectional ending a name may take in running text: "Уиткофф|ом", "Witkoff|in",
-# "Kushner|em", "Zelensk|ého". A longer run of letters is another word ("Parisian").
+# "Kushner|em", "Zelensk|ého". A longer run of letters is another word, and so is a
+# derivation ("Parisian").
 MAX_ENDING = 4
 _MIN_INFLECTING = 4  # shorter names must stand whole ("Рим" is not "Римма")
+# Endings that make another word of a name rather than a form of it: "Parisian", "Trumpism",
+# "Putinist", "Kyivans". Their inflected forms run past MAX_ENDING or on into a longer word.
+_DERIVATIONS = frozenset({"ian", "ians", "ism", "isms", "ist", "ists", "ite", "ites", "ese"})
 
 
 class PhraseIndex:
@@ -191,6 +195,8 @@ def _hits(automaton: _Automaton, s: str) -> list[tuple[int, int]]:
                     stop += 1
                 if stop < n and (s[stop].isalnum() or s[stop] == "_"):
                     continue  # the word runs on: another word, not an ending
+                if s[end + 1 : stop] in _DERIVATIONS:
+                    continue  # "Parisian", "Trumpism": a word made from the name
         out.append((key.phrase_id, start))
     return out
 
@@ -250,6 +256,7 @@ class ArticleText:
         self.lang = scan.lang
         self.base = 1 if title else 0  # index of the text's first unit
         self._window = 0
+        self.cut = 0  # units longer than MAX_SENTENCE, cut into windows
         if isinstance(scope, int):
             self._window = scope
             words = [m.span() for m in _WORD.finditer(text)]
@@ -262,10 +269,10 @@ class ArticleText:
                 if words
                 else []
             )
-        elif scope == "paragraph":
-            spans = paragraph_spans(text)
         else:
-            spans = split_sentences(text)
+            spans, self.cut = cut_long(
+                text, paragraph_spans(text) if scope == "paragraph" else split_sentences(text)
+            )
         self.sentences: list[str] = ([title] if title else []) + [text[a:b] for a, b in spans]
         self._starts = [a for a, _ in spans]
         self.hits: dict[int, set[int]] = {}
@@ -560,11 +567,23 @@ class EntityNode(Node):
     def __init__(self, name: str, canonical: dict[int, str]) -> None:
         self.name = name
         self.canonical = canonical  # phrase id -> the entity's canonical name
+        self._order = {phrase_id: i for i, phrase_id in enumerate(canonical)}
+
+    def _present(self, article: ArticleText) -> list[int]:
+        """This gazetteer's phrase ids that occur in the article, in gazetteer order.
+
+        Read off the article's hits (tens of phrases) rather than tried one by one from a
+        gazetteer of hundreds of spellings: this runs for every unit where a rule holds.
+        """
+        canonical = self.canonical
+        found = [phrase_id for phrase_id in article.hits if phrase_id in canonical]
+        if len(found) > 1:
+            found.sort(key=self._order.__getitem__)
+        return found
 
     def holds(self, article: ArticleText, sentence: int | None) -> bool:
-        for phrase_id in self.canonical:
-            hits = article.hits.get(phrase_id)
-            if hits and (sentence is None or sentence in hits):
+        for phrase_id in self._present(article):
+            if sentence is None or sentence in article.hits[phrase_id]:
                 return True
         return False
 
@@ -574,20 +593,21 @@ class EntityNode(Node):
     def mask(self, article: ArticleText) -> int:
         out = 0
         masks = article.masks
-        for phrase_id in self.canonical:
+        for phrase_id in self._present(article):
             out |= masks.get(phrase_id, 0)
         return out
 
     def evidence(self, article: ArticleText) -> Iterator[int]:
-        firsts = [min(article.hits[p]) for p in self.canonical if article.hits.get(p)]
+        firsts = [min(article.hits[p]) for p in self._present(article) if article.hits[p]]
         if firsts:
             yield min(firsts)
 
     def mentions(self, article: ArticleText, unit: int) -> list[tuple[int, str]]:
         """(position, canonical name) of each mention in `unit`, in text order."""
+        canonical = self.canonical
         out = [
-            (position, name)
-            for phrase_id, name in self.canonical.items()
+            (position, canonical[phrase_id])
+            for phrase_id in self._present(article)
             for u, position in article.places.get(phrase_id, ())
             if u == unit
         ]
@@ -596,9 +616,10 @@ class EntityNode(Node):
     def values(self, article: ArticleText, sentence: int | None) -> list[str]:
         """The canonical names present, in gazetteer order, without repeats."""
         out: list[str] = []
-        for phrase_id, name in self.canonical.items():
-            hits = article.hits.get(phrase_id)
-            if hits and (sentence is None or sentence in hits) and name not in out:
+        canonical = self.canonical
+        for phrase_id in self._present(article):
+            name = canonical[phrase_id]
+            if (sentence is None or sentence in article.hits[phrase_id]) and name not in out:
                 out.append(name)
         return out
 
@@ -842,7 +863,7 @@ class CompiledRule:
                 chosen = [before[-1]]
                 for earlier in reversed(before[:-1]):
                     gap = text[earlier[0] : chosen[-1][0]]
-                    if not _LISTED.match(gap.split(None, 1)[1] if " " in gap else ""):
+                    if not _LISTED.match(_FIRST_WORD.sub("", gap, count=1)):
                         break
                     chosen.append(earlier)
             else:
@@ -883,6 +904,10 @@ def _breaks(between: str) -> bool:
     """Whether a relative clause left open between an actor and a place separates them."""
     return _CLAUSE_BREAK.search(_CLOSED_CLAUSE.sub(" ", between)) is not None
 
+
+# The first word of the stretch from one actor to the next (the actor's name), without the
+# comma that may close it: "Witkoff, " leaves ", ".
+_FIRST_WORD = re.compile(r"\s*[^\s,;]+\s*")
 
 # What may stand between two actors named together: "Witkoff and Jared Kushner", "A, B and C",
 # "Умеров, Буданов и Кислица", "Witkoff i Kushner", "Witkoff ve Kushner".
