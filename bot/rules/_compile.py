@@ -690,6 +690,7 @@ class CompiledRule:
         *,
         topic: Node | None = None,
         entities: dict[str, EntityNode] | None = None,
+        venue: Node | None = None,
     ) -> None:
         self.config = config
         self.id = config.id
@@ -697,6 +698,7 @@ class CompiledRule:
         # Phrases one of which must occur for the rule to hold: a quick test before the tree.
         self.needs = root.needs()
         self.topic = topic
+        self.venue = venue
         self.entities = entities or {}
         self.extractors = [Extractor(name, spec) for name, spec in config.extract.items()]
         scope = config.scope
@@ -784,6 +786,8 @@ class CompiledRule:
                         group.previous = group.previous or values[tracked]
                     else:
                         group.current = values[tracked]
+        if self.venue is not None and len(key_names) == 2 and not article_scope:
+            self._venue_keys(view, key_names, groups)
         out: list[Match] = []
         for key, group in groups.items():
             if tracked is not None:
@@ -805,6 +809,45 @@ class CompiledRule:
                     previous=group.previous,
                 )
             )
+        return out
+
+    def _venue_keys(
+        self, view: ArticleText, names: Sequence[str], groups: dict[tuple[str, ...], _Group]
+    ) -> None:
+        """`venue: article`: an actor the article names in a sentence about the trip (or in a
+        list of names) with no place of his own goes to the venue of the pair found nearest
+        before him (after him, when none comes before): the delegation listed after "the
+        talks in Geneva" goes to Geneva."""
+        venues = sorted((unit, key[1]) for key, group in groups.items() for unit in group.units)
+        if not venues:
+            return
+        paired = {key[0] for key in groups}
+        home = self.config.home
+        actors = self.entities[names[0]]
+        assert self.venue is not None
+        context = self.venue.mask(view) & self._none_mask(view)
+        for unit in range(len(view.sentences)):
+            listed = _list_item(view, unit)
+            if not (context >> unit) & 1 and not listed:
+                continue  # neither a sentence about the delegation nor an item of a list
+            reach = _VENUE_REACH_LIST if listed else _VENUE_REACH
+            before = [place for at, place in venues if unit - reach <= at < unit]
+            after = [place for at, place in venues if unit < at <= unit + 1]
+            if not before and not after:
+                continue
+            venue = before[-1] if before else after[0]
+            for _, actor in actors.mentions(view, unit):
+                if actor in paired or venue in home.get(actor, ()):
+                    continue
+                paired.add(actor)
+                groups[(actor, venue)] = _Group([unit], {names[0]: actor, names[1]: venue})
+
+    def _none_mask(self, view: ArticleText) -> int:
+        """The units where none of the rule's `none` words stand (a trip called off)."""
+        out = -1
+        if isinstance(self.root, ConditionNode):
+            for term in self.root.none_ or ():
+                out &= ~term.mask(view)
         return out
 
     def _pairs(self, view: ArticleText, unit: int, names: Sequence[str]) -> list[tuple[str, ...]]:
@@ -868,6 +911,25 @@ _CLAUSE_BREAK = re.compile(
     r"der|die|das|qui|que|dont|quien|quienes|cui|który|która|którzy|które)\b",
     re.IGNORECASE,
 )
+# A line this short that names an actor is an item of a list ("Rustem Umerov;"), not a sentence.
+_LIST_ITEM = 60
+def _list_item(view: ArticleText, unit: int) -> bool:
+    """Whether `unit` is an item of a list of names: a short line after a line ending in a
+    colon, or ending itself in a semicolon or comma ("Рустема Умєрова;")."""
+    text = view.sentences[unit].rstrip()
+    if len(text) > _LIST_ITEM or unit == 0:
+        return False
+    if text.endswith((";", ",")):
+        return True
+    previous = view.sentences[unit - 1].rstrip()
+    return previous.endswith((":", ";"))
+
+
+# How many units back a venue carries to an actor named without a place of his own: the next
+# sentences of the report, or further down a list of names.
+_VENUE_REACH = 2
+_VENUE_REACH_LIST = 12
+
 # How far apart (in characters) an actor and a place of one trip may stand: a traveller named
 # before his destination, in the same stretch of the sentence; one named after it, close by.
 _REACH_BEFORE = 160
@@ -966,7 +1028,8 @@ class _Compiler:
             self.entities[name] = EntityNode(name, canonical)
         root = self.condition(rule.when)
         topic = self.condition(rule.topic) if rule.topic is not None else None
-        return CompiledRule(rule, root, topic=topic, entities=self.entities)
+        venue = self.condition(rule.venue) if rule.venue is not None else None
+        return CompiledRule(rule, root, topic=topic, entities=self.entities, venue=venue)
 
     def condition(self, cond: Condition) -> ConditionNode:
         return ConditionNode(self.terms(cond.any), self.terms(cond.all), self.terms(cond.none))
