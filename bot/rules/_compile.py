@@ -841,6 +841,7 @@ class CompiledRule:
                     continue
                 paired.add(actor)
                 groups[(actor, venue)] = _Group([unit], {names[0]: actor, names[1]: venue})
+                venues.append((unit, venue))  # the list goes on: so does its venue
 
     def _none_mask(self, view: ArticleText) -> int:
         """The units where none of the rule's `none` words stand (a trip called off)."""
@@ -999,16 +1000,33 @@ def _distinct(article: ArticleText, sentences: Iterable[int]) -> tuple[str, ...]
     return tuple(out)
 
 
+_VOWELS = frozenset("aeiouyаеиоуыэюяіїєё")
+
+
 def _spellings(name: str, aliases: Sequence[str]) -> list[str]:
-    """A gazetteer entry's name, its aliases, and the Latin form of each alias written in
-    another script (Умеров → Umerov), as outlets in Latin-script languages write it."""
+    """A gazetteer entry's name, its aliases, the Latin form of each alias written in another
+    script (Умеров → Umerov), as outlets in Latin-script languages write it, and the stem of
+    each that ends in a vowel, which the case endings replace (Москва → Москв-е, Арахамія →
+    Арахамі-ї, Genewa → Genew-ie)."""
     out = [name, *aliases]
     for alias in aliases:
         if any(ch.isalpha() and not ch.isascii() and ord(ch) >= 0x370 for ch in alias):
             latin = transliterate(alias)
             if latin.strip() and latin not in out and any(c.isalpha() for c in latin):
                 out.append(latin)
+    for spelling in list(out):
+        stem = spelling[:-1]
+        if (
+            spelling[-1].lower() in _VOWELS
+            and len(stem) >= _MIN_STEM
+            and stem[-1].isalpha()
+            and stem not in out
+        ):
+            out.append(stem)
     return out
+
+
+_MIN_STEM = 5  # shorter stems would find other words ("Rom" in "Roman")
 
 
 class _Compiler:
