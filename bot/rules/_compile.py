@@ -30,6 +30,7 @@ from bot.language import (
     lemma_language,
     lemma_stream,
     needs_boundary,
+    strip_marks,
     transliterate,
 )
 from bot.models import Match, Trigger
@@ -90,7 +91,7 @@ class PhraseIndex:
 
         `inflects`: a name, found with an inflectional ending too ("Witkoff" in "Witkoffa").
         """
-        key = normalize(phrase.strip()).text
+        key = strip_marks(normalize(phrase.strip()).text)
         if not key:
             raise ValueError("empty phrase")
         if self._automaton is not None:
@@ -126,7 +127,7 @@ class PhraseIndex:
         if self._automaton is None or not text:
             return
         norm = normalize(text)
-        found = _hits(self._automaton, norm.text)
+        found = _hits(self._automaton, strip_marks(norm.text))
         hits = [(p, s) for p, s in found] if not norm.starts else [
             (p, norm.original(s)) for p, s in found
         ]
@@ -135,7 +136,7 @@ class PhraseIndex:
             stream = lemma_stream(norm.text, lang)
             if stream is not None:
                 seen = set(hits)
-                for phrase_id, start in _hits(lemmas, stream.text):
+                for phrase_id, start in _hits(lemmas, strip_marks(stream.text)):
                     at = stream.original(start)
                     hit = (phrase_id, at if not norm.starts else norm.original(at))
                     if hit not in seen:
@@ -156,7 +157,7 @@ class PhraseIndex:
                 # word one way alone and another in text ("meeting" → "meet", "meetings" →
                 # "meeting"), and the written form must meet the text's lemma either way.
                 stream = lemma_stream(key, lang)
-                lemma_key = stream.text if stream is not None else ""
+                lemma_key = strip_marks(stream.text) if stream is not None else ""
                 for form in {lemma_key, key}:
                     if form and "|" not in form and built.add_word(
                         form, self._key(key, phrase_id, len(form))
