@@ -30,6 +30,7 @@ from bot.language import (
     lemma_language,
     lemma_stream,
     needs_boundary,
+    strip_marks,
     transliterate,
 )
 from bot.models import Match, Trigger
@@ -94,7 +95,7 @@ class PhraseIndex:
 
         `inflects`: a name, found with an inflectional ending too ("Witkoff" in "Witkoffa").
         """
-        key = normalize(phrase.strip()).text
+        key = strip_marks(normalize(phrase.strip()).text)
         if not key:
             raise ValueError("empty phrase")
         if self._automaton is not None:
@@ -130,7 +131,7 @@ class PhraseIndex:
         if self._automaton is None or not text:
             return
         norm = normalize(text)
-        found = _hits(self._automaton, norm.text)
+        found = _hits(self._automaton, strip_marks(norm.text))
         hits = [(p, s) for p, s in found] if not norm.starts else [
             (p, norm.original(s)) for p, s in found
         ]
@@ -139,7 +140,7 @@ class PhraseIndex:
             stream = lemma_stream(norm.text, lang)
             if stream is not None:
                 seen = set(hits)
-                for phrase_id, start in _hits(lemmas, stream.text):
+                for phrase_id, start in _hits(lemmas, strip_marks(stream.text)):
                     at = stream.original(start)
                     hit = (phrase_id, at if not norm.starts else norm.original(at))
                     if hit not in seen:
@@ -160,7 +161,7 @@ class PhraseIndex:
                 # word one way alone and another in text ("meeting" → "meet", "meetings" →
                 # "meeting"), and the written form must meet the text's lemma either way.
                 stream = lemma_stream(key, lang)
-                lemma_key = stream.text if stream is not None else ""
+                lemma_key = strip_marks(stream.text) if stream is not None else ""
                 for form in {lemma_key, key}:
                     if form and "|" not in form and built.add_word(
                         form, self._key(key, phrase_id, len(form))
@@ -711,6 +712,7 @@ class CompiledRule:
         *,
         topic: Node | None = None,
         entities: dict[str, EntityNode] | None = None,
+        venue: Node | None = None,
     ) -> None:
         self.config = config
         self.id = config.id
@@ -718,6 +720,7 @@ class CompiledRule:
         # Phrases one of which must occur for the rule to hold: a quick test before the tree.
         self.needs = root.needs()
         self.topic = topic
+        self.venue = venue
         self.entities = entities or {}
         self.extractors = [Extractor(name, spec) for name, spec in config.extract.items()]
         scope = config.scope
@@ -805,6 +808,8 @@ class CompiledRule:
                         group.previous = group.previous or values[tracked]
                     else:
                         group.current = values[tracked]
+        if self.venue is not None and len(key_names) == 2 and not article_scope:
+            self._venue_keys(view, key_names, groups)
         out: list[Match] = []
         for key, group in groups.items():
             if tracked is not None:
@@ -826,6 +831,46 @@ class CompiledRule:
                     previous=group.previous,
                 )
             )
+        return out
+
+    def _venue_keys(
+        self, view: ArticleText, names: Sequence[str], groups: dict[tuple[str, ...], _Group]
+    ) -> None:
+        """`venue: article`: an actor the article names in a sentence about the trip (or in a
+        list of names) with no place of his own goes to the venue of the pair found nearest
+        before him (after him, when none comes before): the delegation listed after "the
+        talks in Geneva" goes to Geneva."""
+        venues = sorted((unit, key[1]) for key, group in groups.items() for unit in group.units)
+        if not venues:
+            return
+        paired = {key[0] for key in groups}
+        home = self.config.home
+        actors = self.entities[names[0]]
+        assert self.venue is not None
+        context = self.venue.mask(view) & self._none_mask(view)
+        for unit in range(len(view.sentences)):
+            listed = _list_item(view, unit)
+            if not (context >> unit) & 1 and not listed:
+                continue  # neither a sentence about the delegation nor an item of a list
+            reach = _VENUE_REACH_LIST if listed else _VENUE_REACH
+            before = [place for at, place in venues if unit - reach <= at < unit]
+            after = [place for at, place in venues if unit < at <= unit + 1]
+            if not before and not after:
+                continue
+            venue = before[-1] if before else after[0]
+            for _, actor in actors.mentions(view, unit):
+                if actor in paired or venue in home.get(actor, ()):
+                    continue
+                paired.add(actor)
+                groups[(actor, venue)] = _Group([unit], {names[0]: actor, names[1]: venue})
+                venues.append((unit, venue))  # the list goes on: so does its venue
+
+    def _none_mask(self, view: ArticleText) -> int:
+        """The units where none of the rule's `none` words stand (a trip called off)."""
+        out = -1
+        if isinstance(self.root, ConditionNode):
+            for term in self.root.none_ or ():
+                out &= ~term.mask(view)
         return out
 
     def _pairs(self, view: ArticleText, unit: int, names: Sequence[str]) -> list[tuple[str, ...]]:
@@ -889,6 +934,25 @@ _CLAUSE_BREAK = re.compile(
     r"der|die|das|qui|que|dont|quien|quienes|cui|który|która|którzy|które)\b",
     re.IGNORECASE,
 )
+# A line this short that names an actor is an item of a list ("Rustem Umerov;"), not a sentence.
+_LIST_ITEM = 60
+def _list_item(view: ArticleText, unit: int) -> bool:
+    """Whether `unit` is an item of a list of names: a short line after a line ending in a
+    colon, or ending itself in a semicolon or comma ("Рустема Умєрова;")."""
+    text = view.sentences[unit].rstrip()
+    if len(text) > _LIST_ITEM or unit == 0:
+        return False
+    if text.endswith((";", ",")):
+        return True
+    previous = view.sentences[unit - 1].rstrip()
+    return previous.endswith((":", ";"))
+
+
+# How many units back a venue carries to an actor named without a place of his own: the next
+# sentences of the report, or further down a list of names.
+_VENUE_REACH = 2
+_VENUE_REACH_LIST = 12
+
 # How far apart (in characters) an actor and a place of one trip may stand: a traveller named
 # before his destination, in the same stretch of the sentence; one named after it, close by.
 _REACH_BEFORE = 160
@@ -962,16 +1026,33 @@ def _distinct(article: ArticleText, sentences: Iterable[int]) -> tuple[str, ...]
     return tuple(out)
 
 
+_VOWELS = frozenset("aeiouyаеиоуыэюяіїєё")
+
+
 def _spellings(name: str, aliases: Sequence[str]) -> list[str]:
-    """A gazetteer entry's name, its aliases, and the Latin form of each alias written in
-    another script (Умеров → Umerov), as outlets in Latin-script languages write it."""
+    """A gazetteer entry's name, its aliases, the Latin form of each alias written in another
+    script (Умеров → Umerov), as outlets in Latin-script languages write it, and the stem of
+    each that ends in a vowel, which the case endings replace (Москва → Москв-е, Арахамія →
+    Арахамі-ї, Genewa → Genew-ie)."""
     out = [name, *aliases]
     for alias in aliases:
         if any(ch.isalpha() and not ch.isascii() and ord(ch) >= 0x370 for ch in alias):
             latin = transliterate(alias)
             if latin.strip() and latin not in out and any(c.isalpha() for c in latin):
                 out.append(latin)
+    for spelling in list(out):
+        stem = spelling[:-1]
+        if (
+            spelling[-1].lower() in _VOWELS
+            and len(stem) >= _MIN_STEM
+            and stem[-1].isalpha()
+            and stem not in out
+        ):
+            out.append(stem)
     return out
+
+
+_MIN_STEM = 5  # shorter stems would find other words ("Rom" in "Roman")
 
 
 class _Compiler:
@@ -991,7 +1072,8 @@ class _Compiler:
             self.entities[name] = EntityNode(name, canonical)
         root = self.condition(rule.when)
         topic = self.condition(rule.topic) if rule.topic is not None else None
-        return CompiledRule(rule, root, topic=topic, entities=self.entities)
+        venue = self.condition(rule.venue) if rule.venue is not None else None
+        return CompiledRule(rule, root, topic=topic, entities=self.entities, venue=venue)
 
     def condition(self, cond: Condition) -> ConditionNode:
         return ConditionNode(self.terms(cond.any), self.terms(cond.all), self.terms(cond.none))
