@@ -401,14 +401,19 @@ class Pipeline:
             # A new version is read as of its update, and the old one as of the same time.
             when = (page.item.updated if previous is not None else None) or article.published
             with self.metrics.time("match"):
-                found = self.rules.match(
+                # Off the event loop: the first article of a language loads its dictionary
+                # (a second or two), and polls must go on meanwhile.
+                found = await asyncio.to_thread(
+                    self.rules.match,
                     article.title,
                     article.text,
                     when or now,
                     skipped=self.metrics.rule_input_skipped,
                 )
                 if previous is not None and found:
-                    before = self.rules.match(previous["title"], previous["text"], when or now)
+                    before = await asyncio.to_thread(
+                        self.rules.match, previous["title"], previous["text"], when or now
+                    )
                     said = f"{previous['title']}\n{previous['text']}"
                     found = new_findings(found, before, said)
             for m in found:
