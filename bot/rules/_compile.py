@@ -34,6 +34,7 @@ from bot.language import (
 )
 from bot.models import Match, Trigger
 from bot.rules._dates import deadline_in, find_dates
+from bot.rules._numbers import counts
 from bot.rules._text import normalize, split_sentences
 
 __all__ = [
@@ -666,6 +667,12 @@ class Extractor:
                 return None if mention is None else (mention.value, mention.tense)
             dates = [d for d in find_dates(text, published) if d.kind == "date"]
             return (dates[0].value, "current") if dates else None
+        if spec.of:
+            numbers = [spec.format.replace("{}", str(n)) if spec.format else str(n)
+                       for n in counts(text, spec.of)]
+            if not numbers:
+                return None
+            return (numbers if spec.every and len(numbers) > 1 else numbers[0]), "current"
         found = _NUMBER.search(text)
         return (found.group(0).replace(",", ""), "current") if found else None
 
