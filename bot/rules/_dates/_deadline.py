@@ -1,0 +1,171 @@
+"""The deadline a sentence states: a date tied to a time limit, or a withdrawal."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from bot.rules._dates._calendar import _ym
+from bot.rules._dates._find import _dates, _Found
+from bot.rules._dates._sentence import _Sentence
+from bot.rules._dates._vocabulary import _NA, _NB
+from bot.rules._dates._withdrawn import _DL, _withdrawals
+
+
+@dataclass(frozen=True, slots=True)
+class DateMention:
+    """One date expression, or one withdrawal of a deadline (``value == "none"``)."""
+
+    start: int
+    end: int
+    text: str
+    value: str
+    kind: Literal["date", "withdrawn"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineMention:
+    """The deadline a sentence states: its value, whether it is an earlier one, and the words."""
+
+    value: str
+    tense: Literal["current", "previous"]
+    evidence: str
+
+
+# -- deadlines -----------------------------------------------------------------------------------
+
+_DEADLINE_TERM = re.compile(
+    rf"{_NB}(?:deadlines?|ultimatums?|cut-?offs?|time\s+limits?|due\s+date|fristen|frist"
+    r"|stichtag|date[- ]limite|échéance|délai|plazo|fecha\s+límite|ultimátum|дедлайн\w*"
+    rf"|срок(?:а|у|ом|е|и|ов|ам)?|ультиматум\w*|термін\w*){_NA}",
+    re.IGNORECASE,
+)
+# Words just before a date that make it a time limit.
+_LINK_BEFORE = re.compile(
+    rf"{_NB}(?:by|until|till|before|no\s+later\s+than|bis(?:\s+(?:zum|spätestens))?|spätestens"
+    r"|d'ici(?:\s+(?:au|le|à))?|jusqu'(?:au|à|en)|avant(?:\s+le)?|au\s+plus\s+tard(?:\s+le)?"
+    r"|hasta(?:\s+el)?|para(?:\s+el)?|antes\s+del?|до|к|ко)\s+(?:the\s+)?"
+    r"(?:(?:end|beginning|middle|start)\s+of\s+(?:the\s+)?|конца\s+|кінця\s+|fin\s+"
+    r"|finales\s+de\s+|ende\s+)?\Z",
+    re.IGNORECASE,
+)
+_PREVIOUS = re.compile(
+    rf"{_NB}(?:originally|initially|previously|(?:original|initial|earlier|previous|former|old"
+    rf"|prior|first)\s+(?:[\w'.-]+\s+){{0,2}}?{_DL}"
+    r"|had\s+(?:\w+ly\s+)?(?:set|given|imposed|announced|issued|established|named|demanded"
+    r"|insisted|said|declared|fixed|laid\s+down|threatened|told|warned|stated)"
+    rf"|{_DL}\s+(?:[\w'.-]+\s+){{0,3}}?(?:had\s+)?(?:expired|lapsed|passed|elapsed|ran\s+out)"
+    rf"|(?:missed|blown|blew)\s+(?:the|a|its|his|their)\s+(?:[\w'.-]+\s+){{0,3}}?{_DL}"
+    r"|ursprünglich\w*|anfänglich\w*|frühere[nrms]?\s+(?:frist|deadline)|alte[nrms]?\s+frist"
+    r"|initialement|à\s+l'origine|(?:date[- ]limite|échéance|ultimatum)\s+(?:initiale|précédente"
+    r"|originale)|originalmente|inicialmente|(?:plazo|ultimátum)\s+(?:original|inicial|anterior)"
+    r"|первоначальн\w*|изначальн\w*|прежн\w+|ранее\s+установленн\w+|спочатку|початков\w*"
+    rf"|попередн\w+|раніше\s+встановлен\w+){_NA}",
+    re.IGNORECASE,
+)
+_MOVE = re.compile(
+    rf"{_NB}(?:extend|extended|extends|extending|moved|move|moves|moving|pushed|push|pushes"
+    r"|pushing|postponed|postpone|delayed|delay|shifted|shift|brought\s+forward|new|now)" + _NA,
+    re.IGNORECASE,
+)
+_TARGET_BEFORE = re.compile(rf"{_NB}(?:to|until|till|for|by)\s+(?:the\s+)?\Z", re.IGNORECASE)
+_SOURCE_BEFORE = re.compile(rf"{_NB}from\s+(?:the\s+)?\Z", re.IGNORECASE)
+
+
+def find_dates(sentence: str, published: datetime) -> list[DateMention]:
+    """Every date expression and every withdrawal of a deadline in `sentence`, in order.
+
+    A withdrawal ("dropped the Thursday deadline") may contain a date mention; both are listed.
+    """
+    s = _Sentence(sentence, published)
+    mentions = [
+        DateMention(f.start, f.end, sentence[f.start : f.end], f.value, "date") for f in _dates(s)
+    ]
+    mentions += [DateMention(a, b, sentence[a:b], "none", "withdrawn") for a, b in _withdrawals(s)]
+    return sorted(mentions, key=lambda m: (m.start, m.end))
+
+
+def deadline_in(sentence: str, published: datetime) -> DeadlineMention | None:
+    """The deadline `sentence` states, withdrawn ("none") or dated, or None if it states none.
+
+    A withdrawal wins unless a date after it is the deadline's new one ("scrapped the Thursday
+    deadline and set a new one for Dec. 5"). A date is the deadline's when a word just before it
+    makes it a limit ("by", "until", "bis", "до"), when it counts from the publication ("within
+    two weeks") or when a deadline word is near it ("a deadline of Thursday", "a June
+    deadline"). The tense is "previous" when the sentence says the deadline was an earlier one
+    ("originally", "the original deadline", "had set", "expired") or its date has passed.
+    """
+    s = _Sentence(sentence, published)
+    dates = _dates(s)
+    withdrawals = _withdrawals(s)
+    terms = [m.span() for m in _DEADLINE_TERM.finditer(s.plain)]
+    moved = _MOVE.search(s.plain) is not None
+
+    scored: list[tuple[int, _Found, tuple[int, int]]] = []
+    for f in dates:
+        link = _link(s, f, terms)
+        if link is not None:
+            scored.append((link[0], f, link[1]))
+    if withdrawals:
+        first_end = min(b for _, b in withdrawals)
+        if moved:
+            for _, f, span in scored:
+                if f.start >= first_end and _TARGET_BEFORE.search(s.plain, 0, f.start):
+                    return DeadlineMention(f.value, "current", sentence[span[0] : span[1]])
+        a, b = withdrawals[0]
+        return DeadlineMention("none", "current", sentence[a:b])
+    if not scored:
+        return None
+    if moved:
+        targets = [x for x in scored if _TARGET_BEFORE.search(s.plain, 0, x[1].start)]
+        sources = {id(x[1]) for x in scored if _SOURCE_BEFORE.search(s.plain, 0, x[1].start)}
+        if targets:
+            scored = targets[-1:]
+        elif len(scored) > len(sources):
+            scored = [x for x in scored if id(x[1]) not in sources]
+    _, chosen, span = min(scored, key=lambda x: (x[0], x[1].start))
+    previous = _PREVIOUS.search(s.plain) is not None or _has_passed(chosen.value, s.today)
+    return DeadlineMention(
+        chosen.value, "previous" if previous else "current", sentence[span[0] : span[1]]
+    )
+
+
+_LINK_WINDOW = 8  # words between a date and a deadline word that still tie them
+
+
+def _link(
+    s: _Sentence, f: _Found, terms: list[tuple[int, int]]
+) -> tuple[int, tuple[int, int]] | None:
+    """How closely `f` is tied to a time limit (lower is closer) and the span of the evidence."""
+    if f.relative:
+        return 0, (f.start, f.end)
+    before = _LINK_BEFORE.search(s.plain, max(0, f.start - 40), f.start)
+    if before is not None:
+        return 0, (before.start(), f.end)
+    if f.past:
+        return None  # "held talks on Monday about the deadline": when something happened
+    best: tuple[int, tuple[int, int]] | None = None
+    i, j = s.token_index(f.start), s.token_index(f.end)
+    for a, b in terms:
+        if b <= f.start:
+            distance = i - s.token_index(b)
+        elif a >= f.end:
+            distance = s.token_index(a) - j
+        else:
+            distance = 0
+        if (
+            distance <= _LINK_WINDOW
+            and re.search(r"[;—–]", s.plain[min(b, f.end) : max(a, f.start)]) is None
+        ):
+            candidate = (distance + 1, (min(a, f.start), max(b, f.end)))
+            if best is None or candidate[0] < best[0]:
+                best = candidate
+    return best
+
+
+def _has_passed(value: str, today: date) -> bool:
+    if len(value) == 10:
+        return date.fromisoformat(value) < today
+    return value < _ym(today.year, today.month)

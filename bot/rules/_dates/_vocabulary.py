@@ -1,0 +1,352 @@
+"""Words for dates in the pack's languages: months, weekdays, holidays, seasons, periods."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from bot.rules._dates._calendar import Direction, easter, orthodox_easter, thanksgiving
+
+# -- vocabulary ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _MonthForm:
+    month: int
+    langs: frozenset[str]
+    alone: bool  # may stand without a day or a year (after a preposition of its language)
+    abbreviation: bool  # may take a period: "Nov."
+
+
+def _month_forms() -> dict[str, _MonthForm]:
+    table: list[tuple[int, str, bool, str]] = []  # (month, language, alone?, form)
+    abbreviated: set[str] = set()
+    en = "january february march april may june july august september october november december"
+    de = "januar februar märz april mai juni juli august september oktober november dezember"
+    fr = "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
+    es = "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre"
+    for lang, names in (("en", en), ("de", de), ("fr", fr), ("es", es)):
+        for month, name in enumerate(names.split(), 1):
+            table.append((month, lang, True, name))
+    extra = [
+        (1, "de", True, "jänner"),
+        (3, "de", True, "maerz"),
+        (2, "fr", True, "fevrier"),
+        (8, "fr", True, "aout"),
+        (12, "fr", True, "decembre"),
+        (9, "es", True, "setiembre"),
+    ]
+    table.extend(extra)
+    abbreviations = {
+        "en": "jan feb mar apr - jun jul aug sep oct nov dec",
+        "de": "- - - - - - - - - okt - dez",
+        "fr": "janv févr - avr - - juil - sept - - déc",
+        "es": "ene - - abr - - - - - - - dic",
+    }
+    for lang, names in abbreviations.items():
+        for month, name in enumerate(names.split(), 1):
+            if name != "-":
+                table.append((month, lang, False, name))
+                abbreviated.add(name)
+    table += [(9, "en", False, "sept"), (2, "fr", False, "fév")]
+    abbreviated |= {"sept", "fév"}
+    # Russian and Ukrainian: nominative (with a day or year only), genitive, locative, dative.
+    ru = (
+        "январь января январе январю|февраль февраля феврале февралю|март марта марте марту|"
+        "апрель апреля апреле апрелю|май мая мае маю|июнь июня июне июню|июль июля июле июлю|"
+        "август августа августе августу|сентябрь сентября сентябре сентябрю|"
+        "октябрь октября октябре октябрю|ноябрь ноября ноябре ноябрю|"
+        "декабрь декабря декабре декабрю"
+    )
+    uk = (
+        "січень січня січні січню|лютий лютого лютому лютому|березень березня березні березню|"
+        "квітень квітня квітні квітню|травень травня травні травню|червень червня червні червню|"
+        "липень липня липні липню|серпень серпня серпні серпню|вересень вересня вересні вересню|"
+        "жовтень жовтня жовтні жовтню|листопад листопада листопаді листопаду|"
+        "грудень грудня грудні грудню"
+    )
+    for lang, months in (("ru", ru), ("uk", uk)):
+        for month, forms in enumerate(months.split("|"), 1):
+            nominative, *others = forms.split()
+            table.append((month, lang, False, nominative))
+            table.extend((month, lang, True, form) for form in others)
+    result: dict[str, _MonthForm] = {}
+    for month, lang, alone, name in table:
+        known = result.get(name)
+        if known is not None:
+            assert known.month == month, name
+            langs = known.langs | {lang}
+            result[name] = _MonthForm(month, langs, known.alone or alone, name in abbreviated)
+        else:
+            result[name] = _MonthForm(month, frozenset({lang}), alone, name in abbreviated)
+    return result
+
+
+_MONTHS = _month_forms()
+# English month names that are also common words: a month only when capitalized.
+_AMBIGUOUS_MONTHS = frozenset({"may", "march"})
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """One regex alternation of `words`, the longest first."""
+    return "|".join(re.escape(w) for w in sorted(words, key=lambda w: (-len(w), w)))
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_L = r"[^\W\d_]"  # a letter
+_NB = rf"(?<!{_L})"  # no letter before
+_NA = rf"(?!{_L})"  # no letter after
+_YEAR = r"(?P<year>(?:19|20)\d{2})(?!\d)"
+_YEAR_WORD = r"(?:\s*(?:года|г\.|року|р\.))?"
+_MONTH = rf"{_NB}(?P<month>{_alternation(_MONTHS)}){_NA}\.?"
+
+_EN_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_PREFIX = rf"(?:(?:{'|'.join(_EN_WEEKDAYS)}),?\s+(?:the\s+)?)?"
+
+_MONTH_DAY = re.compile(
+    rf"{_NB}{_WEEKDAY_PREFIX}{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?(?![\d%:]|[.,]\d)"
+    rf"(?:,?\s+{_YEAR})?",
+    re.IGNORECASE,
+)
+_DAY_MONTH = re.compile(
+    rf"{_NB}{_WEEKDAY_PREFIX}(?<![\w.,:/-])(?P<day>\d{{1,2}})(?:st|nd|rd|th|er|-го|\.)?\s+"
+    rf"(?:of\s+|de\s+)?{_MONTH}(?:,?\s+(?:de\s+)?{_YEAR}{_YEAR_WORD})?",
+    re.IGNORECASE,
+)
+_MONTH_YEAR = re.compile(rf"{_MONTH}\s+(?:of\s+|de\s+)?{_YEAR}{_YEAR_WORD}", re.IGNORECASE)
+_MONTH_ALONE = re.compile(_MONTH, re.IGNORECASE)
+
+_ISO = re.compile(r"(?<![\w./-])(?P<y>(?:19|20)\d{2})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?![\w/-]|\.\d)")
+_NUMERIC = re.compile(
+    r"(?<![\w./-])(?P<a>\d{1,2})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<y>(?:19|20)\d{2})"
+    r"(?![\w/-]|\.\d)"
+)
+
+# Prepositions after which a month name stands alone, by language.
+_MONTH_CUES: dict[str, frozenset[str]] = {
+    "en": _words(
+        "a an the in by until till before after since from through during early late mid of "
+        "next last this"
+    ),
+    "de": _words("im in bis ab seit vor nach anfang mitte ende zum"),
+    "fr": _words("en avant après depuis dès fin début mi d'ici jusqu'en courant"),
+    "es": _words("en para hasta desde de"),
+    "ru": _words("в во к ко до с со после начала середины конца начале середине конце"),
+    "uk": _words("у в до з із після початку середини кінця кінці середині протягом"),
+}
+_WORD_BEFORE = re.compile(rf"({_L}+(?:'{_L}+)?)[\s-]+\Z")
+
+_WEEKDAY_EN = re.compile(
+    rf"{_NB}(?:(?P<mod>this\s+past|this\s+coming|last|past|next|coming|this)\s+)?"
+    rf"(?P<wd>{'|'.join(_EN_WEEKDAYS)}){_NA}",
+    re.IGNORECASE,
+)
+
+
+def _weekday_forms(*groups: str) -> dict[str, int]:
+    forms: dict[str, int] = {}
+    for group in groups:
+        for weekday, words in enumerate(group.split("|")):
+            for word in words.split():
+                forms[word] = weekday
+    return forms
+
+
+_DE_WD = _weekday_forms("montag|dienstag|mittwoch|donnerstag|freitag|samstag sonnabend|sonntag")
+_FR_WD = _weekday_forms("lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche")
+_ES_WD = _weekday_forms("lunes|martes|miércoles miercoles|jueves|viernes|sábado sabado|domingo")
+_RU_WD = _weekday_forms(
+    "понедельник понедельника понедельнику|вторник вторника вторнику|среду среды среде|"
+    "четверг четверга четвергу|пятницу пятницы пятнице|субботу субботы субботе|"
+    "воскресенье воскресенья воскресенью"
+)
+_UK_WD = _weekday_forms(
+    "понеділок понеділка|вівторок вівторка|середу середи|четвер четверга|п'ятницю п'ятниці|"
+    "суботу суботи|неділю неділі"
+)
+
+
+def _wd(forms: dict[str, int]) -> str:
+    return rf"(?P<wd>{_alternation(forms)}){_NA}"
+
+
+# (pattern, weekday forms, direction): foreign weekdays only where a word fixes the tense.
+_WeekdayCue = tuple[str, dict[str, int], Direction]  # (words, weekday forms, direction)
+_WEEKDAY_CUES_BEFORE: tuple[_WeekdayCue, ...] = (
+    (
+        r"bis(?:\s+(?:zum|spätestens))?|spätestens|(?:am\s+)?(?:kommenden|nächsten)",
+        _DE_WD,
+        "after",
+    ),
+    (r"(?:am\s+)?(?:vergangenen|letzten)", _DE_WD, "before"),
+    (r"d'ici|jusqu'à|avant|au\s+plus\s+tard", _FR_WD, "after"),
+    (
+        r"hasta|para|antes\s+del?|(?:(?:hasta|para|antes\s+del?)\s+)?el\s+próximo",
+        _ES_WD,
+        "after",
+    ),
+    (r"(?:hasta|para)\s+el", _ES_WD, "after"),
+    (r"(?:el\s+)?pasado", _ES_WD, "before"),
+    (r"до|к|ко|(?:в|во)\s+(?:следующ|ближайш)\w+", _RU_WD, "after"),
+    (r"(?:(?:в|во)\s+)?(?:прошл|минувш)\w+", _RU_WD, "before"),
+    (r"до|(?:у|в)\s+наступн\w+|наступн\w+", _UK_WD, "after"),
+    (r"(?:(?:у|в)\s+)?минул\w+", _UK_WD, "before"),
+)
+_WEEKDAY_CUES_AFTER: tuple[_WeekdayCue, ...] = (  # "vendredi prochain", "viernes pasado"
+    ("prochain", _FR_WD, "after"),
+    ("dernier", _FR_WD, "before"),
+    (r"próximo|que\s+viene", _ES_WD, "after"),
+    ("pasado", _ES_WD, "before"),
+)
+_WEEKDAY_FOREIGN: list[tuple[re.Pattern[str], dict[str, int], Direction]] = [
+    (re.compile(rf"{_NB}(?:{words})\s+{_wd(forms)}", re.I), forms, direction)
+    for words, forms, direction in _WEEKDAY_CUES_BEFORE
+] + [
+    (re.compile(rf"{_NB}{_wd(forms)}\s+(?:{words}){_NA}", re.I), forms, direction)
+    for words, forms, direction in _WEEKDAY_CUES_AFTER
+]
+
+_HOLIDAY = re.compile(
+    rf"{_NB}(?:(?P<rite>orthodox|catholic|western)\s+)?(?P<name>"
+    r"thanksgiving(?:\s+day)?|christmas(?:\s+(?:eve|day))?|easter(?:\s+(?:sunday|day))?"
+    r"|new\s+year's\s+(?:eve|day)|new\s+year's|new\s+year|victory\s+day"
+    r"|weihnachten|heiligabend|ostern|silvester|neujahr|noël|pâques|navidad|nochebuena"
+    r"|nochevieja|pascua|рождеств[оауе]|пасх[аиуе]|нов(?:ый|ого|ому)\s+год[ау]?"
+    r"|різдв[оауі]|великд(?:ень|ня|ню|ні)|нов(?:ий|ого|ому)\s+рок[уі]?|новорічн\w+"
+    rf"){_NA}(?:\s+{_YEAR})?",
+    re.IGNORECASE,
+)
+
+
+def _holiday(name: str, rite: str) -> Callable[[int], date]:
+    key = re.sub(r"\s+", " ", name.lower())
+    if key.startswith("thanksgiving"):
+        return thanksgiving
+    if key.startswith("easter") or key in {"ostern", "pâques", "pascua"}:
+        return orthodox_easter if rite == "orthodox" else easter
+    if key.startswith(("пасх", "великд")):
+        return orthodox_easter
+    if key in {"christmas eve", "heiligabend", "nochebuena"}:
+        return lambda y: date(y, 12, 24)
+    if key.startswith("рождеств") or (key.startswith("christmas") and rite == "orthodox"):
+        return lambda y: date(y, 1, 7)  # the Russian Orthodox Christmas
+    if key.startswith(("christmas", "weihnachten", "noël", "navidad", "різдв")):
+        return lambda y: date(y, 12, 25)  # Ukraine has kept 25 December since 2023
+    if key in {"new year's eve", "silvester", "nochevieja"}:
+        return lambda y: date(y, 12, 31)
+    if key == "victory day":
+        return lambda y: date(y, 5, 9)
+    return lambda y: date(y, 1, 1)  # New Year and its translations
+
+
+_SEASON = re.compile(
+    rf"{_NB}(?:(?P<cue>by|in|until|till|before|during|since|through|this|next|last|early|late"
+    r"|mid|a|the|(?:the\s+)?(?:end|beginning|start|middle)\s+of)(?:\s+the)?[\s-]+)?"
+    rf"(?P<season>spring|summer|autumn|fall|winter){_NA}(?:\s+(?P<of>of\s+)?{_YEAR})?",
+    re.IGNORECASE,
+)
+_SEASON_START = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
+
+_END_OF = re.compile(
+    rf"{_NB}(?:end\s+of\s+(?:the|this|next|last)\s+(?P<unit>month|year|week)"
+    rf"|end\s+of\s+{_YEAR}|(?P<ye>year[-\s]end|end[-\s]of[-\s]year|year's\s+end)"
+    r"|(?P<me>month's\s+end|end[-\s]of[-\s]month|(?:this|next|last)\s+month)"
+    r"|ende\s+(?:des|dieses)\s+(?P<de>jahres|monats)|(?P<dec>jahresende|monatsende)"
+    r"|fin\s+(?P<fr>de\s+l'année|d'année|de\s+cette\s+année|du\s+mois|de\s+ce\s+mois)"
+    r"|(?:fin|finales|fines)\s+de(?:l|\s+este)?\s+(?P<es>año|mes)"
+    r"|конц[ае]\s+(?:этого\s+|текущего\s+)?(?P<ru>года|месяца)"
+    rf"|кін(?:ця|ці)\s+(?:цього\s+|поточного\s+)?(?P<uk>року|місяця)){_NA}",
+    re.IGNORECASE,
+)
+
+_RELATIVE_DAY = re.compile(
+    rf"{_NB}(?P<w>the\s+day\s+after\s+tomorrow|the\s+day\s+before\s+yesterday|today|tonight"
+    r"|tomorrow|yesterday|übermorgen|vorgestern|heute|morgen|gestern|aujourd'hui|après-demain"
+    r"|avant-hier|demain|pasado\s+mañana|anteayer|hoy|mañana|ayer|послезавтра|позавчера"
+    rf"|сегодня|завтра|вчера|післязавтра|позавчора|сьогодні|вчора|учора){_NA}",
+    re.IGNORECASE,
+)
+_RELATIVE_DAYS = {
+    "the day after tomorrow": 2,
+    "the day before yesterday": -2,
+    "today": 0,
+    "tonight": 0,
+    "tomorrow": 1,
+    "yesterday": -1,
+    "übermorgen": 2,
+    "vorgestern": -2,
+    "heute": 0,
+    "morgen": 1,
+    "gestern": -1,
+    "aujourd'hui": 0,
+    "après-demain": 2,
+    "avant-hier": -2,
+    "demain": 1,
+    "pasado mañana": 2,
+    "anteayer": -2,
+    "hoy": 0,
+    "mañana": 1,
+    "ayer": -1,
+    "послезавтра": 2,
+    "позавчера": -2,
+    "сегодня": 0,
+    "завтра": 1,
+    "вчера": -1,
+    "післязавтра": 2,
+    "позавчора": -2,
+    "сьогодні": 0,
+    "вчора": -1,
+    "учора": -1,
+}
+
+_NUMBER_WORDS = {
+    **dict.fromkeys(["a", "an", "one", "ein", "eine", "einer", "einem", "un", "une"], 1),
+    **dict.fromkeys(["uno", "una", "один", "одну", "одного", "одной", "одна", "одного"], 1),
+    **dict.fromkeys(["two", "zwei", "deux", "dos", "два", "две", "двух", "дві", "двох"], 2),
+    **dict.fromkeys(["a couple of", "a couple"], 2),
+    **dict.fromkeys(["three", "drei", "trois", "tres", "три", "трёх", "трех", "трьох"], 3),
+    **dict.fromkeys(["four", "vier", "quatre", "cuatro", "четыре", "четырёх", "чотири"], 4),
+    **dict.fromkeys(["five", "fünf", "cinq", "cinco", "пять", "пяти", "п'ять", "п'яти"], 5),
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    **dict.fromkeys(["ten", "zehn", "dix", "diez", "десять", "десяти"], 10),
+    "eleven": 11,
+    "twelve": 12,
+    **dict.fromkeys(["fourteen", "quatorze", "catorce"], 14),
+    **dict.fromkeys(["fifteen", "quinze", "quince"], 15),
+    "thirty": 30,
+}
+_UNITS: dict[str, str] = {
+    **dict.fromkeys(["hour", "hours", "stunde", "stunden", "heure", "heures"], "h"),
+    **dict.fromkeys(["hora", "horas", "час", "часа", "часов", "годину", "години", "годин"], "h"),
+    **dict.fromkeys(["day", "days", "tag", "tage", "tagen", "jour", "jours", "día", "días"], "d"),
+    **dict.fromkeys(["дня", "дней", "сутки", "суток", "день", "дні", "днів"], "d"),
+    **dict.fromkeys(["week", "weeks", "woche", "wochen", "semaine", "semaines"], "w"),
+    **dict.fromkeys(["semana", "semanas", "неделю", "недели", "недель", "неделя"], "w"),
+    **dict.fromkeys(["тиждень", "тижні", "тижнів", "тижня"], "w"),
+    **dict.fromkeys(["month", "months", "monat", "monate", "monaten", "mois", "mes", "meses"], "m"),
+    **dict.fromkeys(["месяц", "месяца", "месяцев", "місяць", "місяці", "місяців", "місяця"], "m"),
+}
+# Units that mean "one" without a number word: через неделю, через месяц.
+_SINGLE_UNITS = frozenset({"неделю", "месяц", "день", "сутки", "тиждень", "місяць"})
+_RELATIVE = re.compile(
+    rf"{_NB}(?P<prep>within|in|innerhalb(?:\s+von)?|binnen|dans|d'ici|sous|en|dentro\s+de"
+    r"|через|в\s+течение|протягом|впродовж)\s+"
+    r"(?:(?:the\s+)?(?:next|coming)\s+|der\s+nächsten\s+|(?:los|las)\s+próxim[oa]s\s+"
+    r"|les\s+|ближайш\w+\s+|найближч\w+\s+)?"
+    rf"(?:(?P<n>\d{{1,3}}|{_alternation(_NUMBER_WORDS)})\s+)?(?P<unit>{_alternation(_UNITS)})"
+    rf"{_NA}(?!\s+(?:ago|later|before|after|earlier))",
+    re.IGNORECASE,
+)
+_N_DAY_DEADLINE = re.compile(
+    rf"{_NB}(?P<n>\d{{1,3}}|{_alternation(_NUMBER_WORDS)})[-\s](?P<unit>hour|day|week|month)"
+    rf"\s+(?:deadline|ultimatum|window|grace\s+period){_NA}",
+    re.IGNORECASE,
+)
