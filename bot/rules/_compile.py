@@ -637,8 +637,12 @@ class Extractor:
         got = " ".join(got.split())
         return spec.format.replace("{}", got) if spec.format else got
 
-    def __call__(self, text: str, published: datetime) -> tuple[str | list[str], str] | None:
-        """(value, tense) — tense is "previous" for a value the text reports as superseded."""
+    def __call__(
+        self, text: str, published: datetime, lang: str = ""
+    ) -> tuple[str | list[str], str] | None:
+        """(value, tense) — tense is "previous" for a value the text reports as superseded.
+        `lang` (the article's language, where known) settles words that differ between
+        languages ("listopad" is October in Croatian, November in Polish)."""
         spec = self.spec
         if isinstance(spec, RegexExtract):
             assert self.pattern is not None
@@ -663,9 +667,9 @@ class Extractor:
             return (spec.format.replace("{}", got) if spec.format else got), "current"
         if isinstance(spec, DateExtract):
             if spec.date == "deadline":
-                mention = deadline_in(text, published)
+                mention = deadline_in(text, published, lang)
                 return None if mention is None else (mention.value, mention.tense)
-            dates = [d for d in find_dates(text, published) if d.kind == "date"]
+            dates = [d for d in find_dates(text, published, lang) if d.kind == "date"]
             return (dates[0].value, "current") if dates else None
         if spec.of:
             numbers = [spec.format.replace("{}", str(n)) if spec.format else str(n)
@@ -759,7 +763,7 @@ class CompiledRule:
                     values[name] = found
             tense = "current"
             for extractor in self.extractors:
-                got = extractor(text, published)
+                got = extractor(text, published, view.lang)
                 if got is not None:
                     values[extractor.name], got_tense = got
                     if extractor.name == tracked:

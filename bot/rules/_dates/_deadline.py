@@ -39,16 +39,40 @@ class DeadlineMention:
 _DEADLINE_TERM = re.compile(
     rf"{_NB}(?:deadlines?|ultimatums?|cut-?offs?|time\s+limits?|due\s+date|fristen|frist"
     r"|stichtag|date[- ]limite|échéance|délai|plazo|fecha\s+límite|ultimátum|дедлайн\w*"
-    rf"|срок(?:а|у|ом|е|и|ов|ам)?|ультиматум\w*|термін\w*){_NA}",
+    r"|срок(?:а|у|ом|е|и|ов|ам)?|ультиматум\w*|термін\w*"
+    # it, pt, pl, cs, sk, hr, sr, sl, ro, nl, tr, sv, no, fi, bg, ar, hi; the Polish "termin"
+    # only in lower case (German "Termin" is an appointment), the South Slavic "rok" only in a
+    # deadline's phrases (alone it is "year" in Polish and Czech)
+    r"|scadenz[ae]|termine\s+ultimo|data\s+limite|prazos?|data-limite|ultimato"
+    r"|(?-i:termin(?:u|ie|em|y|ów)?)|ultimat(?:um|u|em)|lhůt[auěy]?|termín\w*|ultimát\w*"
+    r"|lehot[auy]?|krajnj\w+\s+rok\w*|rok(?:a|u|om)?(?=\s+(?:do|za|od|ističe|istječe|je\s+istekao))"
+    r"|рок(?:а|у|ом)?(?=\s+(?:до|за|од|истиче))|termen(?:ul)?(?:\s+limită)?|termijn\w*"
+    r"|uiterste\s+datum|süre(?:si|yi|sini)?|mühlet\w*|son\s+tarih\w*|ultimatom\w*"
+    r"|tidsfrist\w*|frist(?:en|er)?|määräai\w*|takaraj\w*|aikaraj\w*|uhkavaatimu\w*"
+    r"|краен\s+срок|ултиматум\w*|مهل[ةه]|موعد\s+نهائي|الموعد\s+النهائي|إنذار"
+    rf"|समय\s*सीमा|डेडलाइन|अल्टीमेटम){_NA}"
+    r"|最后期限|最後期限|期限|截止日期|最后通牒|最後通牒|最後通告",
     re.IGNORECASE,
 )
 # Words just before a date that make it a time limit.
 _LINK_BEFORE = re.compile(
     rf"{_NB}(?:by|until|till|before|no\s+later\s+than|bis(?:\s+(?:zum|spätestens))?|spätestens"
     r"|d'ici(?:\s+(?:au|le|à))?|jusqu'(?:au|à|en)|avant(?:\s+le)?|au\s+plus\s+tard(?:\s+le)?"
-    r"|hasta(?:\s+el)?|para(?:\s+el)?|antes\s+del?|до|к|ко)\s+(?:the\s+)?"
+    r"|hasta(?:\s+el)?|para(?:\s+el)?|antes\s+del?|до|к|ко"
+    r"|entro|fino\s+a(?:l|lla|ll')?|prima\s+d(?:i|el|ella)|até(?:\s+(?:ao|à|a|o))?"
+    r"|antes\s+d[ao]|najpóźniej\s+do|do|przed|před|nejpozději\s+do|prije|pre|најкасније\s+до"
+    r"|pre\s+|până\s+(?:la|pe|în)|pana\s+la|până|înainte\s+de|tot|vóór|voor|uiterlijk"
+    r"|till|senast|före|innan|innen|til|før|senest|بحلول|حتى|قبل)"
+    r"\s+(?:(?:the|il|la|lo|le|l'|el|o|a|ao|de|het|den|dia|giorno|día|dnia|dne|dana)\s+)*"
     r"(?:(?:end|beginning|middle|start)\s+of\s+(?:the\s+)?|конца\s+|кінця\s+|fin\s+"
     r"|finales\s+de\s+|ende\s+)?\Z",
+    re.IGNORECASE,
+)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Words just after a date that make it a time limit, where the language puts them after.
+_LINK_AFTER = re.compile(
+    r"(?:'?[a-zçğıöşü]{0,4}\s+(?:kadar|dek)|[a-zäö]{0,4}\s+mennessä)(?![^\W\d_])"
+    r"|\s*(?:までに|まで|之前|以前|前|为止|為止)|\s*तक",
     re.IGNORECASE,
 )
 _PREVIOUS = re.compile(
@@ -62,7 +86,10 @@ _PREVIOUS = re.compile(
     r"|initialement|à\s+l'origine|(?:date[- ]limite|échéance|ultimatum)\s+(?:initiale|précédente"
     r"|originale)|originalmente|inicialmente|(?:plazo|ultimátum)\s+(?:original|inicial|anterior)"
     r"|первоначальн\w*|изначальн\w*|прежн\w+|ранее\s+установленн\w+|спочатку|початков\w*"
-    rf"|попередн\w+|раніше\s+встановлен\w+){_NA}",
+    r"|попередн\w+|раніше\s+встановлен\w+|inizialmente|originariamente|inicialmente"
+    r"|originalmente|początkowo|pierwotnie|původně|prvotno|prvobitno|inițial|initial"
+    r"|oorspronkelijk|aanvankelijk|başlangıçta|ursprungligen|opprinnelig|alun\s+perin"
+    rf"|първоначално){_NA}",
     re.IGNORECASE,
 )
 _MOVE = re.compile(
@@ -74,12 +101,12 @@ _TARGET_BEFORE = re.compile(rf"{_NB}(?:to|until|till|for|by)\s+(?:the\s+)?\Z", r
 _SOURCE_BEFORE = re.compile(rf"{_NB}from\s+(?:the\s+)?\Z", re.IGNORECASE)
 
 
-def find_dates(sentence: str, published: datetime) -> list[DateMention]:
+def find_dates(sentence: str, published: datetime, lang: str = "") -> list[DateMention]:
     """Every date expression and every withdrawal of a deadline in `sentence`, in order.
 
     A withdrawal ("dropped the Thursday deadline") may contain a date mention; both are listed.
     """
-    s = _Sentence(sentence, published)
+    s = _Sentence(sentence, published, lang)
     mentions = [
         DateMention(f.start, f.end, sentence[f.start : f.end], f.value, "date") for f in _dates(s)
     ]
@@ -87,7 +114,7 @@ def find_dates(sentence: str, published: datetime) -> list[DateMention]:
     return sorted(mentions, key=lambda m: (m.start, m.end))
 
 
-def deadline_in(sentence: str, published: datetime) -> DeadlineMention | None:
+def deadline_in(sentence: str, published: datetime, lang: str = "") -> DeadlineMention | None:
     """The deadline `sentence` states, withdrawn ("none") or dated, or None if it states none.
 
     A withdrawal wins unless a date after it is the deadline's new one ("scrapped the Thursday
@@ -97,7 +124,7 @@ def deadline_in(sentence: str, published: datetime) -> DeadlineMention | None:
     deadline"). The tense is "previous" when the sentence says the deadline was an earlier one
     ("originally", "the original deadline", "had set", "expired") or its date has passed.
     """
-    s = _Sentence(sentence, published)
+    s = _Sentence(sentence, published, lang)
     dates = _dates(s)
     withdrawals = _withdrawals(s)
     terms = [m.span() for m in _DEADLINE_TERM.finditer(s.plain)]
@@ -144,8 +171,14 @@ def _link(
     before = _LINK_BEFORE.search(s.plain, max(0, f.start - 40), f.start)
     if before is not None:
         return 0, (before.start(), f.end)
+    after = _LINK_AFTER.match(s.plain, f.end)
+    if after is not None:
+        return 0, (f.start, after.end())
     if f.past:
         return None  # "held talks on Monday about the deadline": when something happened
+    if _ISO_DAY.fullmatch(s.plain, f.start, f.end):
+        return None  # a machine-written date ("date 2025-11-22" of a page's header) near the
+        # word is no deadline unless a word like "by" makes it one
     best: tuple[int, tuple[int, int]] | None = None
     i, j = s.token_index(f.start), s.token_index(f.end)
     for a, b in terms:

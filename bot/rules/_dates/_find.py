@@ -15,11 +15,14 @@ from bot.rules._dates._calendar import (
     _shift_month,
     _weekday_date,
     _ym,
+    thanksgiving,
 )
 from bot.rules._dates._sentence import _Sentence
 from bot.rules._dates._vocabulary import (
     _AMBIGUOUS_MONTHS,
+    _CJK_DATE,
     _DAY_MONTH,
+    _DAY_OF_THIS_MONTH,
     _EN_WEEKDAYS,
     _END_OF,
     _HOLIDAY,
@@ -38,12 +41,14 @@ from bot.rules._dates._vocabulary import (
     _SEASON,
     _SEASON_START,
     _SINGLE_UNITS,
+    _THANKSGIVING_CJK,
     _UNITS,
     _WEEKDAY_EN,
     _WEEKDAY_FOREIGN,
     _WORD_BEFORE,
     _holiday,
     _MonthForm,
+    month_of,
 )
 
 # -- scanning ------------------------------------------------------------------------------------
@@ -63,6 +68,26 @@ def _numeric(s: _Sentence) -> Iterator[_Found]:
     for m in _ISO.finditer(s.plain):
         try:
             day = date(int(m["y"]), int(m["m"]), int(m["d"]))
+        except ValueError:
+            continue
+        yield _Found(m.start(), m.end(), day.isoformat(), 0)
+    for m in _CJK_DATE.finditer(s.plain):  # 11月27日, 2025年11月27日
+        try:
+            if m["y"]:
+                day = date(int(m["y"]), int(m["m"]), int(m["d"]))
+            else:
+                month, day_n = int(m["m"]), int(m["d"])
+                date(2024, month, day_n)  # a real day of some year
+                nearest = _nearest(s.today, _on(month, day_n))
+                if nearest is None:
+                    continue
+                day = nearest
+        except ValueError:
+            continue
+        yield _Found(m.start(), m.end(), day.isoformat(), 0)
+    for m in _DAY_OF_THIS_MONTH.finditer(s.plain):
+        try:
+            day = s.today.replace(day=int(m["day"]))
         except ValueError:
             continue
         yield _Found(m.start(), m.end(), day.isoformat(), 0)
@@ -88,15 +113,16 @@ def _month_day(s: _Sentence) -> Iterator[_Found]:
             if day_first and name.lower() in _AMBIGUOUS_MONTHS and name.islower():
                 continue  # "all 27 may agree"
             form = _MONTHS[name.lower()]
+            month = month_of(name.lower(), s.lang)
             day_n = int(m["day"])
             value: date | None
             if m["year"]:
                 try:
-                    value = date(int(m["year"]), form.month, day_n)
+                    value = date(int(m["year"]), month, day_n)
                 except ValueError:
                     continue
             else:
-                value = _nearest(s.today, _on(form.month, day_n))
+                value = _nearest(s.today, _on(month, day_n))
             if value is not None:
                 yield _Found(m.start(), _trim_period(m, form), value.isoformat(), 1)
 
@@ -117,7 +143,7 @@ def _month_year(s: _Sentence) -> Iterator[_Found]:
         name = m["month"]
         if name.lower() in _AMBIGUOUS_MONTHS and name.islower():
             continue
-        yield _Found(m.start(), m.end(), _ym(int(m["year"]), _MONTHS[name.lower()].month), 2)
+        yield _Found(m.start(), m.end(), _ym(int(m["year"]), month_of(name.lower(), s.lang)), 2)
 
 
 def _month_alone(s: _Sentence) -> Iterator[_Found]:
@@ -146,7 +172,8 @@ def _month_alone(s: _Sentence) -> Iterator[_Found]:
         else:
             direction = "on_or_after"
         past = direction in ("before", "on_or_before")
-        yield _Found(m.start(), end, _month_occurrence(s.today, form.month, direction), 5, past)
+        month = month_of(key, s.lang)
+        yield _Found(m.start(), end, _month_occurrence(s.today, month, direction), 5, past)
 
 
 def _weekdays(s: _Sentence) -> Iterator[_Found]:
@@ -175,16 +202,24 @@ def _weekdays(s: _Sentence) -> Iterator[_Found]:
 def _holidays(s: _Sentence) -> Iterator[_Found]:
     for m in _HOLIDAY.finditer(s.plain):
         name = m["name"]
-        if not name[0].isupper():
-            continue  # "in the new year", "a thanksgiving service"
-        lead = s.plain[max(0, m.start() - 8) : m.start()].lower()
-        if lead.endswith(("lunar ", "chinese ")):
-            continue
-        make = _holiday(name, (m["rite"] or "").lower())
+        if m["thanks"]:
+            make: Callable[[int], date] = thanksgiving  # in another language: case says nothing
+        else:
+            if not name[0].isupper():
+                continue  # "in the new year", "a thanksgiving service"
+            lead = s.plain[max(0, m.start() - 8) : m.start()].lower()
+            if lead.endswith(("lunar ", "chinese ")):
+                continue
+            make = _holiday(name, (m["rite"] or "").lower())
         if m["year"]:
             value: date | None = make(int(m["year"]))
         else:
             value = _nearest(s.today, make)
+        if value is not None:
+            yield _Found(m.start(), m.end(), value.isoformat(), 3)
+
+    for m in _THANKSGIVING_CJK.finditer(s.plain):
+        value = _nearest(s.today, thanksgiving)
         if value is not None:
             yield _Found(m.start(), m.end(), value.isoformat(), 3)
 
@@ -233,7 +268,7 @@ def _ends(s: _Sentence) -> Iterator[_Found]:
             value = _ym(int(m["year"]), 12)
         elif unit == "week":
             value = (today + timedelta(days=6 - today.weekday() + 7 * which)).isoformat()
-        elif unit in _YEAR_WORDS or m["ye"] or (m["fr"] and "ann" in m["fr"].lower()):
+        elif unit in _YEAR_WORDS or m["ye"] or m["xy"] or (m["fr"] and "ann" in m["fr"].lower()):
             value = _ym(today.year + which, 12)
         else:
             value = _ym(*_shift_month(today.year, today.month, which))

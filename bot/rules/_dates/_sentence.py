@@ -47,9 +47,10 @@ class _Token:
 class _Sentence:
     """One sentence prepared for matching: apostrophes and spaces made plain, words found."""
 
-    __slots__ = ("plain", "published", "today", "tokens")
+    __slots__ = ("lang", "plain", "published", "today", "tokens")
 
-    def __init__(self, text: str, published: datetime) -> None:
+    def __init__(self, text: str, published: datetime, lang: str = "") -> None:
+        self.lang = lang  # ISO 639-1 of the text where known: it settles a spelling of two months
         self.plain = text.translate(_PLAIN)  # same length: spans carry over
         self.published = published
         self.today = published.date()

@@ -104,6 +104,49 @@ _WITHDRAWN_OTHER = [
     r"|ультиматум)" + _NA,
     r"не\s+(?:\w+\s+)?(?:встановлю\w*|встановив\w*|ставить|ставив\w*|назива\w+|назвав\w*)\s+"
     rf"(?:жодних\s+|жодного\s+|конкретн\w+\s+)?(?:дедлайн\w*|термін\w*|ультиматум\w*){_NA}",
+    # Italian
+    r"non\s+(?:c'è|ci\s+sono|esiste|esistono)\s+(?:più\s+)?(?:(?:una|alcuna|nessuna|la)\s+)?"
+    rf"(?:\w+\s+)?(?:scadenz[ae]|ultimatum){_NA}",
+    rf"(?:nessuna|senza)\s+(?:\w+\s+)?(?:scadenz[ae]|ultimatum){_NA}",
+    r"non\s+(?:[\w']+\s+){0,3}?più\s+(?:[\w']+\s+){0,3}?(?:(?:una|la|alcuna)\s+)?"
+    rf"(?:scadenz[ae]|ultimatum){_NA}",
+    r"(?:abbandon|ritir|cancell|elimin|revoc|rinunci)\w*\s+(?:\w+\s+){0,2}?"
+    rf"(?:la\s+|una\s+|l'|all[a']\s*)?(?:scadenz[ae]|ultimatum){_NA}",
+    # Portuguese
+    r"(?:não\s+há\s+mais|não\s+há|já\s+não\s+há|não\s+existe|sem|nenhum)\s+"
+    rf"(?:(?:um|qualquer|mais)\s+)?(?:prazo|data[- ]limite|ultimato){_NA}",
+    r"(?:abandon|retir|elimin|cancel|suspend|desist)\w*\s+(?:d[oa]\s+|o\s+|a\s+|seu\s+)?"
+    rf"(?:prazo|data[- ]limite|ultimato){_NA}",
+    # Polish
+    r"(?:nie\s+ma\s+(?:już\s+)?|bez\s+|żadnego\s+|nie\s+(?:\w+\s+)?(?:wyznacza|stawia)\w*\s+)"
+    rf"(?:\w+\s+)?(?:terminu|terminów|ultimatum|deadline\w*){_NA}",
+    r"(?:wycof|porzuci|odwoła|znió|znies|odstąpi)\w*\s+(?:\w+\s+){0,2}?(?:termin|ultimatum)\w*",
+    # Czech and Slovak
+    r"(?:už\s+)?(?:není|neexistuje|nejsou|žádná|žádný|žádnou|bez|nie\s+je)\s+(?:\w+\s+)?"
+    rf"(?:lhůt\w*|termín\w*|ultimát\w*|lehot\w*){_NA}",
+    # Croatian, Serbian, Slovenian
+    r"(?:više\s+)?(?:nema|bez|nikakv\w+|ni\s+več)\s+(?:\w+\s+)?(?:rok\w*|ultimatum\w*"
+    rf"|рок\w*|ултиматум\w*){_NA}",
+    r"(?:odusta\w+|одуста\w+)\s+od\s+(?:\w+\s+)?(?:rok\w*|ultimatum\w*|рок\w*"
+    rf"|ултиматум\w*){_NA}",
+    # Romanian
+    r"(?:nu\s+mai\s+(?:există|exista|este|e|are)|fără)\s+(?:(?:un|niciun|vreun)\s+)?"
+    rf"(?:termen\w*|ultimatum\w*){_NA}",
+    rf"renun\w+\s+la\s+(?:\w+\s+)?(?:termen\w*|ultimatum\w*){_NA}",
+    # Dutch
+    rf"(?:geen|zonder)\s+(?:\w+\s+)?(?:deadline|termijn|ultimatum){_NA}",
+    r"(?:laat|liet|lieten|laten)\s+(?:\w+\s+){0,2}?(?:deadline|termijn|ultimatum)\s+"
+    rf"(?:los|varen|vallen){_NA}",
+    # Turkish
+    r"(?:süre|mühlet|son\s+tarih|ultimatom)\w*\s+(?:\w+\s+)?(?:yok|kalmadı|kaldırıldı"
+    rf"|kaldırdı|geri\s+çekildi){_NA}",
+    r"(?:süre|mühlet|son\s+tarih|ultimatom)\w*\s+(?:\w+\s+)?vazgeç\w*",
+    # Swedish, Norwegian, Finnish
+    r"(?:ingen|inte\s+längre\s+någon|ikke\s+lenger\s+noen|ingen\s+lenger)\s+(?:\w+\s+)?"
+    r"(?:tidsfrist|deadline|frist)\w*",
+    rf"ei\s+(?:enää\s+)?(?:ole\s+)?(?:\w+\s+)?(?:määräaikaa|takarajaa|aikarajaa){_NA}",
+    # Bulgarian
+    r"(?:вече\s+)?(?:няма|без)\s+(?:\w+\s+)?(?:краен\s+срок|срок|ултиматум)\w*",
 ]
 _WITHDRAWN = re.compile(
     "|".join(f"(?:{p})" for p in [*_WITHDRAWN_EN, *(_NB + p for p in _WITHDRAWN_OTHER)]),
