@@ -527,3 +527,20 @@ def test_a_page_header_date_near_a_deadline_word_is_not_the_deadline() -> None:
         "2025-11-27",
         "current",
     )
+
+
+def test_a_deadline_not_set_for_a_named_day_is_none() -> None:
+    sunday = at("2025-12-28T12:00")
+    assert deadline("He said he has not set a New Year's Day deadline for peace.", sunday) == (
+        "none",
+        "current",
+    )
+
+
+def test_a_date_that_names_a_meeting_is_no_time_limit() -> None:
+    sunday = at("2025-12-28T10:00")
+    sentence = (
+        "Trump, who spoke to Putin before the Dec. 29 meeting in Florida with the Ukrainian"
+        " president, said nothing of a deadline."
+    )
+    assert deadline(sentence, sunday) is None

@@ -672,8 +672,10 @@ class Extractor:
             dates = [d for d in find_dates(text, published, lang) if d.kind == "date"]
             return (dates[0].value, "current") if dates else None
         if spec.of:
-            numbers = [spec.format.replace("{}", str(n)) if spec.format else str(n)
-                       for n in counts(text, spec.of)]
+            numbers = [
+                spec.format.replace("{}", str(n)) if spec.format else str(n)
+                for n in counts(text, spec.of)
+            ]
             if not numbers:
                 return None
             return (numbers if spec.every and len(numbers) > 1 else numbers[0]), "current"

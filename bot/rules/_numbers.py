@@ -20,68 +20,54 @@ from functools import lru_cache
 
 _MAX = 99
 
-# Per language: the words of 1..10, the teens 11..19 and the tens 20, 30 as stems (the shortest
-# spelling every inflected form begins with). Compound forms (twenty-eight, achtundzwanzig,
-# veintiocho) are built from these below.
-_UNITS: dict[str, tuple[str, ...]] = {
-    "en": ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
-    "de": ("ein", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun", "zehn"),
-    "nl": ("een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien"),
-    "fr": ("un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix"),
-    "es": ("uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve", "diez"),
-    "it": ("uno", "due", "tre", "quattro", "cinque", "sei", "sette", "otto", "nove", "dieci"),
-    "pt": ("um", "dois", "três", "quatro", "cinco", "seis", "sete", "oito", "nove", "dez"),
-    "ro": ("unu", "doi", "trei", "patru", "cinci", "șase", "șapte", "opt", "nouă", "zece"),
-    "ru": ("од", "дв", "тр", "четыр", "пят", "шест", "сем", "вос", "девят", "десят"),
-    "uk": ("од", "дв", "тр", "чотир", "п'ят", "шіст", "сім", "віс", "дев'ят", "десят"),
-    "bg": ("ед", "дв", "тр", "четир", "пет", "шест", "седем", "осем", "девет", "десет"),
-    "sr": ("jed", "dv", "tr", "četir", "pet", "šest", "sedam", "osam", "devet", "deset"),
-    "pl": ("jed", "dw", "trz", "czter", "pięć", "sześć", "siedem", "osiem", "dziewięć", "dziesięć"),
-    "cs": ("jed", "dv", "tř", "čtyř", "pět", "šest", "sedm", "osm", "devět", "deset"),
-    "tr": ("bir", "iki", "üç", "dört", "beş", "altı", "yedi", "sekiz", "dokuz", "on"),
-    "sv": ("en", "två", "tre", "fyra", "fem", "sex", "sju", "åtta", "nio", "tio"),
-    "no": ("en", "to", "tre", "fire", "fem", "seks", "sju", "åtte", "ni", "ti"),
-    "fi": ("yksi", "kaksi", "kolme", "neljä", "viisi", "kuusi", "seitsemän", "kahdeksan",
-           "yhdeksän", "kymmenen"),
+# Per language: the words of 1..10, the teens 11..19 ("|" between them) and the tens 20, 30,
+# as stems (the shortest spelling every inflected form begins with). Compound forms
+# (twenty-eight, achtundzwanzig, veintiocho) are built from these below.
+_UNITS: dict[str, str] = {
+    "en": "one|two|three|four|five|six|seven|eight|nine|ten",
+    "de": "ein|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn",
+    "nl": "een|twee|drie|vier|vijf|zes|zeven|acht|negen|tien",
+    "fr": "un|deux|trois|quatre|cinq|six|sept|huit|neuf|dix",
+    "es": "uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez",
+    "it": "uno|due|tre|quattro|cinque|sei|sette|otto|nove|dieci",
+    "pt": "um|dois|três|quatro|cinco|seis|sete|oito|nove|dez",
+    "ro": "unu|doi|trei|patru|cinci|șase|șapte|opt|nouă|zece",
+    "ru": "од|дв|тр|четыр|пят|шест|сем|вос|девят|десят",
+    "uk": "од|дв|тр|чотир|п'ят|шіст|сім|віс|дев'ят|десят",
+    "bg": "ед|дв|тр|четир|пет|шест|седем|осем|девет|десет",
+    "sr": "jed|dv|tr|četir|pet|šest|sedam|osam|devet|deset",
+    "pl": "jed|dw|trz|czter|pięć|sześć|siedem|osiem|dziewięć|dziesięć",
+    "cs": "jed|dv|tř|čtyř|pět|šest|sedm|osm|devět|deset",
+    "tr": "bir|iki|üç|dört|beş|altı|yedi|sekiz|dokuz|on",
+    "sv": "en|två|tre|fyra|fem|sex|sju|åtta|nio|tio",
+    "no": "en|to|tre|fire|fem|seks|sju|åtte|ni|ti",
+    "fi": "yksi|kaksi|kolme|neljä|viisi|kuusi|seitsemän|kahdeksan|yhdeksän|kymmenen",
 }
 
-_TEENS: dict[str, tuple[str, ...]] = {
-    "en": ("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-           "eighteen", "nineteen"),
-    "de": ("elf", "zwölf", "dreizehn", "vierzehn", "fünfzehn", "sechzehn", "siebzehn",
-           "achtzehn", "neunzehn"),
-    "nl": ("elf", "twaalf", "dertien", "veertien", "vijftien", "zestien", "zeventien",
-           "achttien", "negentien"),
-    "fr": ("onze", "douze", "treize", "quatorze", "quinze", "seize", "dix-sept", "dix-huit",
-           "dix-neuf"),
-    "es": ("once", "doce", "trece", "catorce", "quince", "dieciséis", "diecisiete",
-           "dieciocho", "diecinueve"),
-    "it": ("undici", "dodici", "tredici", "quattordici", "quindici", "sedici", "diciassette",
-           "diciotto", "diciannove"),
-    "pt": ("onze", "doze", "treze", "catorze", "quinze", "dezesseis", "dezessete", "dezoito",
-           "dezenove"),
-    "ro": ("unsprezece", "doisprezece", "treisprezece", "paisprezece", "cincisprezece",
-           "șaisprezece", "șaptesprezece", "optsprezece", "nouăsprezece"),
-    "ru": ("одиннадцат", "двенадцат", "тринадцат", "четырнадцат", "пятнадцат", "шестнадцат",
-           "семнадцат", "восемнадцат", "девятнадцат"),
-    "uk": ("одинадцят", "дванадцят", "тринадцят", "чотирнадцят", "п'ятнадцят", "шістнадцят",
-           "сімнадцят", "вісімнадцят", "дев'ятнадцят"),
-    "bg": ("единадесет", "дванадесет", "тринадесет", "четиринадесет", "петнадесет",
-           "шестнадесет", "седемнадесет", "осемнадесет", "деветнадесет"),
-    "sr": ("jedanaest", "dvanaest", "trinaest", "četrnaest", "petnaest", "šesnaest",
-           "sedamnaest", "osamnaest", "devetnaest"),
-    "pl": ("jedenast", "dwunast", "trzynast", "czternast", "piętnast", "szesnast",
-           "siedemnast", "osiemnast", "dziewiętnast"),
-    "cs": ("jedenáct", "dvanáct", "třináct", "čtrnáct", "patnáct", "šestnáct", "sedmnáct",
-           "osmnáct", "devatenáct"),
-    "tr": ("on bir", "on iki", "on üç", "on dört", "on beş", "on altı", "on yedi", "on sekiz",
-           "on dokuz"),
-    "sv": ("elva", "tolv", "tretton", "fjorton", "femton", "sexton", "sjutton", "arton",
-           "nitton"),
-    "no": ("elleve", "tolv", "tretten", "fjorten", "femten", "seksten", "sytten", "atten",
-           "nitten"),
-    "fi": ("yksitoista", "kaksitoista", "kolmetoista", "neljätoista", "viisitoista",
-           "kuusitoista", "seitsemäntoista", "kahdeksantoista", "yhdeksäntoista"),
+_TEENS: dict[str, str] = {
+    "en": "eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen",
+    "de": "elf|zwölf|dreizehn|vierzehn|fünfzehn|sechzehn|siebzehn|achtzehn|neunzehn",
+    "nl": "elf|twaalf|dertien|veertien|vijftien|zestien|zeventien|achttien|negentien",
+    "fr": "onze|douze|treize|quatorze|quinze|seize|dix-sept|dix-huit|dix-neuf",
+    "es": "once|doce|trece|catorce|quince|dieciséis|diecisiete|dieciocho|diecinueve",
+    "it": "undici|dodici|tredici|quattordici|quindici|sedici|diciassette|diciotto|diciannove",
+    "pt": "onze|doze|treze|catorze|quinze|dezesseis|dezessete|dezoito|dezenove",
+    "ro": "unsprezece|doisprezece|treisprezece|paisprezece|cincisprezece"
+    "|șaisprezece|șaptesprezece|optsprezece|nouăsprezece",
+    "ru": "одиннадцат|двенадцат|тринадцат|четырнадцат|пятнадцат|шестнадцат"
+    "|семнадцат|восемнадцат|девятнадцат",
+    "uk": "одинадцят|дванадцят|тринадцят|чотирнадцят|п'ятнадцят|шістнадцят"
+    "|сімнадцят|вісімнадцят|дев'ятнадцят",
+    "bg": "единадесет|дванадесет|тринадесет|четиринадесет|петнадесет|шестнадесет"
+    "|седемнадесет|осемнадесет|деветнадесет",
+    "sr": "jedanaest|dvanaest|trinaest|četrnaest|petnaest|šesnaest|sedamnaest|osamnaest|devetnaest",
+    "pl": "jedenast|dwunast|trzynast|czternast|piętnast|szesnast|siedemnast|osiemnast|dziewiętnast",
+    "cs": "jedenáct|dvanáct|třináct|čtrnáct|patnáct|šestnáct|sedmnáct|osmnáct|devatenáct",
+    "tr": "on bir|on iki|on üç|on dört|on beş|on altı|on yedi|on sekiz|on dokuz",
+    "sv": "elva|tolv|tretton|fjorton|femton|sexton|sjutton|arton|nitton",
+    "no": "elleve|tolv|tretten|fjorten|femten|seksten|sytten|atten|nitten",
+    "fi": "yksitoista|kaksitoista|kolmetoista|neljätoista|viisitoista"
+    "|kuusitoista|seitsemäntoista|kahdeksantoista|yhdeksäntoista",
 }
 
 # (twenty, thirty, how a unit joins twenty: "{t}-{u}", "{u}und{t}", …)
@@ -108,12 +94,13 @@ _TENS: dict[str, tuple[str, str, str]] = {
 
 # Stems that differ from the nominative for a few inflected or compound forms
 # ("dwudziestu", "dwudziestopunktowy", "dvacetibodový", "двадцати", "восьми").
+_EXTRA_WORDS = (
+    "dwudziest:20 trzydziest:30 ośm:8 dvadeset:20 dvacíti:20 восьм:8 сьом:7 чотирьох:4"
+    " kahdenkymmenen:20 kolmenkymmenen:30 kahdeksan:8 yhdeksän:9 neljän:4 viiden:5 kuuden:6"
+    " seitsemän:7 kolmen:3 kymmenen:10 двайсет:20 трийсет:30"
+)
 _EXTRA: dict[str, int] = {
-    "dwudziest": 20, "trzydziest": 30, "ośm": 8, "dvadeset": 20, "dvacíti": 20,
-    "vos'm": 8, "восьм": 8, "сьом": 7, "чотирьох": 4, "двох": 2, "трьох": 3,
-    "kahdenkymmenen": 20, "kolmenkymmenen": 30, "kahdeksan": 8, "yhdeksän": 9,
-    "neljän": 4, "viiden": 5, "kuuden": 6, "seitsemän": 7, "kahden": 2, "kolmen": 3,
-    "kymmenen": 10, "dvadesetak": 20, "двайсет": 20, "трийсет": 30,
+    word: int(value) for word, value in (pair.split(":") for pair in _EXTRA_WORDS.split())
 }
 
 _L = r"[^\W\d_]"
@@ -136,10 +123,11 @@ def _table() -> dict[str, int]:
         # a spelling shared by two languages keeps the first
         table.setdefault(word.lower(), value)
 
-    for lang, units in _UNITS.items():
+    for lang, unit_words in _UNITS.items():
+        units = unit_words.split("|")
         for value, word in enumerate(units, 1):
             put(word, value)
-        for value, word in enumerate(_TEENS.get(lang, ()), 11):
+        for value, word in enumerate(_TEENS[lang].split("|"), 11):
             put(word, value)
         twenty, thirty, joins = _TENS[lang]
         put(twenty, 20)

@@ -68,6 +68,12 @@ _LINK_BEFORE = re.compile(
     r"|finales\s+de\s+|ende\s+)?\Z",
     re.IGNORECASE,
 )
+# A date that names an event ("before the Dec. 28 meeting") is when it happens, not a limit.
+_EVENT_AFTER = re.compile(
+    r"\s+(?:meeting|talks|summit|visit|call|trip|session|round|vote|election|speech|address"
+    r"|interview|conference|negotiations)\b",
+    re.IGNORECASE,
+)
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Words just after a date that make it a time limit, where the language puts them after.
 _LINK_AFTER = re.compile(
@@ -169,7 +175,7 @@ def _link(
     if f.relative:
         return 0, (f.start, f.end)
     before = _LINK_BEFORE.search(s.plain, max(0, f.start - 40), f.start)
-    if before is not None:
+    if before is not None and not _EVENT_AFTER.match(s.plain, f.end):
         return 0, (before.start(), f.end)
     after = _LINK_AFTER.match(s.plain, f.end)
     if after is not None:

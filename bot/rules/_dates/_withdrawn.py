@@ -20,6 +20,8 @@ _ADJ = (
 )
 _DET = r"(?:(?:the|a|an|his|her|its|their|that|this|any|[\w.-]+'s)\s+)?"
 _GAP = r"(?:[\w'.-]+\s+){0,4}?"
+# A day named in front of the word: "has not set a New Year's Day deadline".
+_NAMED_DAY = r"(?:(?-i:[A-Z])[\w'.]*\s+){0,3}?"
 _NEG_VERBS = (
     r"have|has|had|set|setting|give|giving|impose|imposing|name|naming|put|putting|announce"
     r"|want|need|see|fix|attach|place|offer|issue|believe\s+in"
@@ -33,7 +35,7 @@ _WITHDRAWN_EN = [
     rf"(?:n't|{_NB}not|{_NB}never|{_NB}refused\s+to|{_NB}declined\s+to|{_NB}no\s+plans?\s+to"
     r"|{_NB}no\s+intention\s+(?:of|to))\s+(?:(?:going|want|wanting|planning|plan|intend"
     r"|intending|about|likely|ready|willing)\s+to\s+)?(?:\w+ly\s+)?"
-    rf"(?:{_NEG_VERBS})\s+(?:(?:a|an|any|the)\s+)?{_ADJ}{_DL}{_DL_END}",
+    rf"(?:{_NEG_VERBS})\s+(?:(?:a|an|any|the)\s+)?{_ADJ}{_NAMED_DAY}{_DL}{_DL_END}",
     rf"(?:{_NB}is\s+not|{_NB}isn't|{_NB}was\s+not|{_NB}wasn't|'s\s+not|{_NB}are\s+not"
     rf"|{_NB}aren't)\s+(?:really\s+|actually\s+)?(?:a|an)\s+{_ADJ}{_DL}{_DL_END}",
     rf"{_NB}without\s+(?:a|an|any)\s+{_ADJ}{_DL}{_DL_END}",
