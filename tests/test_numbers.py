@@ -76,6 +76,7 @@ def test_every_number_of_an_enumeration_is_a_count(text: str, expected: list[int
         "in 2025 points were scored",
         "the 28th point of the plan",
         "point 28 of the plan",
+        "Der Treffpunkt für den Plan steht fest.",  # a word that begins like a number ("tre")
     ],
 )
 def test_a_number_that_counts_nothing_is_not_a_count(text: str) -> None:

@@ -189,14 +189,27 @@ def _one_number() -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=64)
-def _count_pattern(nouns: tuple[str, ...]) -> re.Pattern[str]:
-    number = _number_re()
+def _noun_pattern(nouns: tuple[str, ...]) -> re.Pattern[str]:
     stems = "|".join(re.escape(n) for n in sorted(nouns, key=len, reverse=True))
-    # an enumeration, then the noun; the noun may be a word's beginning ("punktowy")
+    return re.compile(stems, re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _count_pattern() -> re.Pattern[str]:
+    """An enumeration of numbers and the link to a noun that follows it, at the end of the
+    text searched: counts() searches only the few words before each noun."""
+    number = _number_re()
     return re.compile(
-        rf"{_START}(?P<numbers>{number}(?:{_JOIN.pattern}{number})*){_LINK}(?:{stems})",
+        rf"{_START}(?P<numbers>{number}(?:{_JOIN.pattern}{number})*){_LINK}\Z",
         re.IGNORECASE,
     )
+
+
+# a number word right before the noun, in one word with it
+_ONE_WORD_BEFORE = re.compile(
+    r"(?:dvacet|dwudziest|двадцат|двадцят|dvadeset|trzydziest|třicet)[a-zěíoy]?\Z", re.I
+)
+_BEFORE_NOUN = 80  # characters before a noun that may hold its enumeration
 
 
 def _value_of_phrase(phrase: str) -> int | None:
@@ -234,12 +247,31 @@ def _enumeration(numbers: str) -> list[int]:
     return out
 
 
+def _spaceless(position: int, text: str) -> bool:
+    """Whether the character before `position` is of a script written without spaces, or
+    the number itself runs into the noun ("dvacetibodový", "dwudziestopunktowy")."""
+    before = text[position - 1]
+    return bool(re.match(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]", before)) or bool(
+        _ONE_WORD_BEFORE.search(text, max(0, position - 20), position)
+    )
+
+
 def counts(text: str, nouns: Sequence[str] | Iterable[str]) -> list[int]:
     """Every number in `text` that counts one of `nouns` (stems: "punkt" finds "punktów"),
     in order of appearance, each once."""
-    pattern = _count_pattern(tuple(nouns))
+    pattern = _count_pattern()
     found: list[int] = []
-    for m in pattern.finditer(text):
+    for noun in _noun_pattern(tuple(nouns)).finditer(text):
+        # the noun may be a word's beginning ("punktowy") but not its middle ("appoint")
+        if (
+            noun.start() > 0
+            and text[noun.start() - 1].isalpha()
+            and not _spaceless(noun.start(), text)
+        ):
+            continue
+        m = pattern.search(text, max(0, noun.start() - _BEFORE_NOUN), noun.start())
+        if m is None:
+            continue
         for value in _enumeration(m.group("numbers")):
             if 2 < value <= _MAX and value not in found:
                 found.append(value)
