@@ -544,3 +544,22 @@ def test_a_date_that_names_a_meeting_is_no_time_limit() -> None:
         " president, said nothing of a deadline."
     )
     assert deadline(sentence, sunday) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("entro Natale", "2025-12-25"),
+        ("do Świąt Bożego Narodzenia", "2025-12-25"),
+        ("do Božića", "2025-12-25"),
+        ("voor Kerstmis", "2025-12-25"),
+        ("entro Capodanno", "2026-01-01"),
+        ("do Nowego Roku", "2026-01-01"),
+    ],
+)
+def test_christmas_and_new_year_in_other_languages(text: str, expected: str) -> None:
+    assert [value for _, value in dates(text, at("2025-12-02T10:00"))] == [expected]
+
+
+def test_a_birthplace_is_not_christmas() -> None:
+    assert dates("Zelensky è tornato nella sua città natale.", at("2025-12-02T10:00")) == []

@@ -204,6 +204,16 @@ def _holidays(s: _Sentence) -> Iterator[_Found]:
         name = m["name"]
         if m["thanks"]:
             make: Callable[[int], date] = thanksgiving  # in another language: case says nothing
+        elif m["xmas"]:
+            if not m["xmas"][0].isupper():
+                continue  # "città natale": a birthplace
+            make = _on(12, 25)
+        elif m["newyear"]:
+            if m["newyear"][0].islower() and m["newyear"].lower().startswith(
+                ("nov", "now", "yeni")
+            ):
+                continue  # "a new year" as a common noun
+            make = _on(1, 1)
         else:
             if not name[0].isupper():
                 continue  # "in the new year", "a thanksgiving service"

@@ -375,6 +375,17 @@ _THANKSGIVING = (
     r"|де(?:н|ня|нят)\s+на\s+благодарността|kiitospäiv\w*|thanksgiving\w*"
     r"|عيد\s+الشكر|थैंक्सगिविंग"
 )
+# Christmas (25 December) and New Year's Day in the other languages of the pack.
+_CHRISTMAS = (
+    r"natale|natal|bo[żz]e(?:go)?\s+narodzeni[ae]|[śs]wi[ąę]t\w*\s+bo[żz]ego\s+narodzenia"
+    r"|vánoc\w*|vianoc\w*|božić\w*|bozic\w*|божић\w*|crăciun\w*|craciun\w*|kerstmis|kerst"
+    r"|noel|коледа|joulu\w*"
+)
+_NEW_YEAR = (
+    r"capodanno|ano\s+novo|nowy\s+rok|nowego\s+roku|nový\s+rok|nového\s+roku|nov[ae]\s+godin\w+"
+    r"|anul\s+nou|nieuwjaar|yılbaşı\w*|yeni\s+yıl\w*|nyår\w*|nyttår\w*|uu(?:si|den)\s+vuo\w+"
+    r"|нова(?:та)?\s+година"
+)
 # Scripts without spaces: no word boundary around the name.
 _THANKSGIVING_CJK = re.compile(r"感恩[节節]|感謝祭")
 _HOLIDAY = re.compile(
@@ -384,7 +395,7 @@ _HOLIDAY = re.compile(
     r"|weihnachten|heiligabend|ostern|silvester|neujahr|noël|pâques|navidad|nochebuena"
     r"|nochevieja|pascua|рождеств[оауе]|пасх[аиуе]|нов(?:ый|ого|ому)\s+год[ау]?"
     r"|різдв[оауі]|великд(?:ень|ня|ню|ні)|нов(?:ий|ого|ому)\s+рок[уі]?|новорічн\w+"
-    rf"|(?P<thanks>{_THANKSGIVING})"
+    rf"|(?P<thanks>{_THANKSGIVING})|(?P<xmas>{_CHRISTMAS})|(?P<newyear>{_NEW_YEAR})"
     rf"){_NA}(?:\s+{_YEAR})?",
     re.IGNORECASE,
 )
