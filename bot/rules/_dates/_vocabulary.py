@@ -229,8 +229,9 @@ _MONTH_CUES: dict[str, frozenset[str]] = {
 
 
 def month_of(form: str, lang: str) -> int:
-    """The month a spelling names in `lang` (the same spelling can name two)."""
-    return _MONTH_IN.get(lang, {}).get(form, _MONTHS[form].month)
+    """The month a spelling names in `lang` (the same spelling can name two). Bosnian writes
+    the Croatian months too."""
+    return _MONTH_IN.get("hr" if lang == "bs" else lang, {}).get(form, _MONTHS[form].month)
 
 
 _WORD_BEFORE = re.compile(rf"({_L}+(?:'{_L}+)?)[\s-]+\Z")
