@@ -180,7 +180,9 @@ _LINK = r"(?:\s*[-‐‑–—]\s*|\s+|)(?:(?:ти|ми|х|те|ых|их|de|di|
 
 def _number_re() -> str:
     words = "|".join(re.escape(w) for w in sorted(_table(), key=len, reverse=True))
-    return rf"(?:\d{{1,2}}(?!\d)|(?:{words}){_L}*(?:[- ](?:{words}){_L}*)?)"
+    return (
+        rf"(?:\d{{1,2}}(?!\d)|[{_CJK_DIGITS}十]{{1,3}}|(?:{words}){_L}*(?:[- ](?:{words}){_L}*)?)"
+    )
 
 
 @lru_cache(maxsize=1)
@@ -212,9 +214,27 @@ _ONE_WORD_BEFORE = re.compile(
 _BEFORE_NOUN = 80  # characters before a noun that may hold its enumeration
 
 
+_CJK_DIGITS = "一二两三四五六七八九"
+
+
+def _cjk_value(numeral: str) -> int | None:
+    """二十八 → 28, 十九 → 19, 二十 → 20, 七 → 7 (Chinese and Japanese numerals below 100)."""
+    digit = {c: i for i, c in enumerate("一二三四五六七八九", 1)} | {"两": 2}
+    if "十" not in numeral:
+        return digit.get(numeral) if len(numeral) == 1 else None
+    tens, _, units = numeral.partition("十")
+    if len(tens) > 1 or len(units) > 1:
+        return None
+    ten = digit.get(tens) if tens else 1
+    unit = digit.get(units) if units else 0
+    return None if ten is None or unit is None else ten * 10 + unit
+
+
 def _value_of_phrase(phrase: str) -> int | None:
     """A number of one or two words ("twenty eight", "двадцать восемь", "vinte e oito")."""
     phrase = phrase.strip()
+    if phrase and all(c in _CJK_DIGITS or c == "十" for c in phrase):
+        return _cjk_value(phrase)
     got = number_value(phrase)
     if got is not None:
         return got
