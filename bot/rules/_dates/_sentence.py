@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -47,7 +48,7 @@ class _Token:
 class _Sentence:
     """One sentence prepared for matching: apostrophes and spaces made plain, words found."""
 
-    __slots__ = ("lang", "plain", "published", "today", "tokens")
+    __slots__ = ("lang", "plain", "published", "starts", "today", "tokens")
 
     def __init__(self, text: str, published: datetime, lang: str = "") -> None:
         self.lang = lang  # ISO 639-1 of the text where known: it settles a spelling of two months
@@ -58,13 +59,11 @@ class _Sentence:
             _Token(m.start(), m.end(), m.group().lower(), m.group().islower())
             for m in _TOKEN.finditer(self.plain)
         ]
+        self.starts = [token.start for token in self.tokens]
 
     def token_index(self, position: int) -> int:
         """Index of the first token starting at or after `position`."""
-        for i, token in enumerate(self.tokens):
-            if token.start >= position:
-                return i
-        return len(self.tokens)
+        return bisect_left(self.starts, position)
 
     def cue(self, i: int) -> Literal["past", "future"] | None:
         """The tense the token at `i` points to, if it is a tense cue."""
