@@ -814,9 +814,15 @@ class DateExtract(_Frozen):
 
 
 class NumberExtract(_Frozen):
-    """`{number: any}`: the first number in the evidence, as digits."""
+    """`{number: any}`: the first number in the evidence, as digits. With `of` (noun stems,
+    e.g. `[point, punkt, пункт]`): the numbers, in digits or words in the pack's languages,
+    that count one of those nouns ("28-point", "двадцати пунктов", "20 puntos"); `every`
+    makes each of them a value ("26 or 28 points": two), `format` puts each in a fixed form."""
 
     number: Literal["any"]
+    of: tuple[str, ...] | None = None
+    every: bool = False
+    format: str | None = None
 
 
 def _extract_kind(value: Any) -> str | None:

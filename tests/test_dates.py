@@ -414,3 +414,152 @@ def test_easter(year: int, western: date, orthodox: date) -> None:
 )
 def test_thanksgiving_is_the_fourth_thursday_of_november(year: int, day: date) -> None:
     assert thanksgiving(year) == day
+
+
+# -- the other languages of the pack -------------------------------------------------------------
+
+FRI_NOV_21 = at("2025-11-21T10:00")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("27 listopada", "2025-11-27"),  # Polish
+        ("27. listopadu", "2025-11-27"),  # Czech
+        ("27. studenoga", "2025-11-27"),  # Croatian
+        ("27 noiembrie", "2025-11-27"),  # Romanian
+        ("27 de novembro", "2025-11-27"),  # Portuguese
+        ("27 novembre", "2025-11-27"),  # Italian
+        ("27 Kasım", "2025-11-27"),  # Turkish
+        ("27. marraskuuta", "2025-11-27"),  # Finnish
+        ("27 ноември", "2025-11-27"),  # Bulgarian
+        ("27. новембра", "2025-11-27"),  # Serbian
+        ("11月27日", "2025-11-27"),  # Chinese and Japanese
+        ("2026年6月1日", "2026-06-01"),
+    ],
+)
+def test_a_day_and_a_month_in_each_language(text: str, expected: str) -> None:
+    assert [value for _, value in dates(text, FRI_NOV_21)] == [expected]
+
+
+def test_a_spelling_of_two_months_follows_the_language_of_the_text() -> None:
+    polish = find_dates("27 listopada", FRI_NOV_21, "pl")
+    croatian = find_dates("27. listopada", FRI_NOV_21, "hr")
+    assert [m.value for m in polish] == ["2025-11-27"]
+    assert [m.value for m in croatian] == ["2025-10-27"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "antes del Día de Acción de Gracias",
+        "até o Dia de Ação de Graças",
+        "entro il giorno del Ringraziamento",
+        "до Дня благодарения",
+        "до Дня подяки",
+        "do Święta Dziękczynienia",
+        "Şükran Günü'ne kadar",
+        "do Dana zahvalnosti",
+        "până de Ziua Recunoștinței",
+        "感恩节前",
+        "感謝祭までに",
+    ],
+)
+def test_thanksgiving_in_each_language(text: str) -> None:
+    assert [value for _, value in dates(text, FRI_NOV_21)] == ["2025-11-27"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Trump dał Ukrainie termin do czwartku.", "2025-11-27"),
+        ("Trump je Ukrajini dao rok do četvrtka.", "2025-11-27"),
+        ("Trump ha fissato la scadenza entro giovedì.", "2025-11-27"),
+        ("Trump deu um prazo até quinta-feira.", "2025-11-27"),
+        ("Trump gaf een deadline tot donderdag.", "2025-11-27"),
+        ("Trump perşembeye kadar süre verdi.", "2025-11-27"),
+        ("Trump a dat un termen limită până joi.", "2025-11-27"),
+        ("Ukrajina má lhůtu do konce měsíce.", "2025-11"),
+        ("Il termine ultimo è la fine del mese.", "2025-11"),
+        ("トランプ氏は感謝祭までの期限を設けた。", "2025-11-27"),
+    ],
+)
+def test_a_deadline_in_each_language(sentence: str, expected: str) -> None:
+    assert deadline(sentence, FRI_NOV_21) == (expected, "current")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Trump ha detto che non c'è più una scadenza per Kiev.",
+        "Trump disse que já não há prazo para a Ucrânia.",
+        "Trump powiedział, że nie ma już terminu dla Kijowa.",
+        "Trump je rekao da više nema roka za Kijev.",
+        "Trump a spus că nu mai există un termen pentru Kiev.",
+        "Trump zei dat er geen deadline meer is voor Kyiv.",
+        "Trump sagte, es gebe keine Frist mehr.",
+        "Трамп сказал, что больше нет дедлайна.",
+    ],
+)
+def test_a_withdrawn_deadline_in_each_language_is_none(sentence: str) -> None:
+    assert deadline(sentence, FRI_NOV_21) == ("none", "current")
+
+
+def test_an_appointment_in_german_is_no_deadline_word() -> None:
+    assert deadline("Selenskyj hat einen Termin am Donnerstag.", FRI_NOV_21) is None
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Trump gave Kyiv a deadline of the 27th of this month.",
+        "Trump deu um prazo até ao dia 27 deste mês.",
+        "Трамп дал Киеву срок до 27-го этого месяца.",
+    ],
+)
+def test_a_day_of_this_month_is_a_deadline(sentence: str) -> None:
+    assert deadline(sentence, FRI_NOV_21) == ("2025-11-27", "current")
+
+
+def test_a_page_header_date_near_a_deadline_word_is_not_the_deadline() -> None:
+    assert deadline("date 2025-11-22 Trump gave Zelensky a deadline to accept", FRI_NOV_21) is None
+    assert deadline("Trump gave Kyiv until 2025-11-27 to accept.", FRI_NOV_21) == (
+        "2025-11-27",
+        "current",
+    )
+
+
+def test_a_deadline_not_set_for_a_named_day_is_none() -> None:
+    sunday = at("2025-12-28T12:00")
+    assert deadline("He said he has not set a New Year's Day deadline for peace.", sunday) == (
+        "none",
+        "current",
+    )
+
+
+def test_a_date_that_names_a_meeting_is_no_time_limit() -> None:
+    sunday = at("2025-12-28T10:00")
+    sentence = (
+        "Trump, who spoke to Putin before the Dec. 29 meeting in Florida with the Ukrainian"
+        " president, said nothing of a deadline."
+    )
+    assert deadline(sentence, sunday) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("entro Natale", "2025-12-25"),
+        ("do Świąt Bożego Narodzenia", "2025-12-25"),
+        ("do Božića", "2025-12-25"),
+        ("voor Kerstmis", "2025-12-25"),
+        ("entro Capodanno", "2026-01-01"),
+        ("do Nowego Roku", "2026-01-01"),
+    ],
+)
+def test_christmas_and_new_year_in_other_languages(text: str, expected: str) -> None:
+    assert [value for _, value in dates(text, at("2025-12-02T10:00"))] == [expected]
+
+
+def test_a_birthplace_is_not_christmas() -> None:
+    assert dates("Zelensky è tornato nella sua città natale.", at("2025-12-02T10:00")) == []

@@ -35,6 +35,7 @@ from bot.language import (
 )
 from bot.models import Match, Trigger
 from bot.rules._dates import deadline_in, find_dates
+from bot.rules._numbers import counts
 from bot.rules._text import cut_long, normalize, split_sentences
 
 __all__ = [
@@ -658,8 +659,12 @@ class Extractor:
         got = " ".join(got.split())
         return spec.format.replace("{}", got) if spec.format else got
 
-    def __call__(self, text: str, published: datetime) -> tuple[str | list[str], str] | None:
-        """(value, tense) — tense is "previous" for a value the text reports as superseded."""
+    def __call__(
+        self, text: str, published: datetime, lang: str = ""
+    ) -> tuple[str | list[str], str] | None:
+        """(value, tense) — tense is "previous" for a value the text reports as superseded.
+        `lang` (the article's language, where known) settles words that differ between
+        languages ("listopad" is October in Croatian, November in Polish)."""
         spec = self.spec
         if isinstance(spec, RegexExtract):
             assert self.pattern is not None
@@ -684,10 +689,18 @@ class Extractor:
             return (spec.format.replace("{}", got) if spec.format else got), "current"
         if isinstance(spec, DateExtract):
             if spec.date == "deadline":
-                mention = deadline_in(text, published)
+                mention = deadline_in(text, published, lang)
                 return None if mention is None else (mention.value, mention.tense)
-            dates = [d for d in find_dates(text, published) if d.kind == "date"]
+            dates = [d for d in find_dates(text, published, lang) if d.kind == "date"]
             return (dates[0].value, "current") if dates else None
+        if spec.of:
+            numbers = [
+                spec.format.replace("{}", str(n)) if spec.format else str(n)
+                for n in counts(text, spec.of)
+            ]
+            if not numbers:
+                return None
+            return (numbers if spec.every and len(numbers) > 1 else numbers[0]), "current"
         found = _NUMBER.search(text)
         return (found.group(0).replace(",", ""), "current") if found else None
 
@@ -776,7 +789,7 @@ class CompiledRule:
                     values[name] = found
             tense = "current"
             for extractor in self.extractors:
-                got = extractor(text, published)
+                got = extractor(text, published, view.lang)
                 if got is not None:
                     values[extractor.name], got_tense = got
                     if extractor.name == tracked:
