@@ -107,7 +107,7 @@ def test_features_are_the_same_when_the_token_table_is_full(
 ) -> None:
     """Each worker keeps a bounded table of the tokens it has classified; emptying it when
     full must not change what an article's features are."""
-    import bot.dedup as dedup
+    import bot.story_features as dedup
 
     before = story_features(*BISHKEK_A)
     monkeypatch.setattr(dedup, "_TOKEN_KINDS", {})

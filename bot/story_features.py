@@ -1,0 +1,733 @@
+"""Story features: what an article says it is about, for grouping articles into stories."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# -- story features: weighted content words and names -----------------------------------------
+
+# Function words (English, and the commonest of a few other languages: a corpus with little of a
+# language cannot tell its function words from rare ones) and the vocabulary of reporting itself:
+# they say nothing about which event an article is about. Everything else is weighted by how rare
+# it is in the stored corpus (bot/stories.py).
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "across",
+        "after",
+        "again",
+        "against",
+        "ago",
+        "all",
+        "almost",
+        "along",
+        "already",
+        "also",
+        "although",
+        "always",
+        "am",
+        "among",
+        "an",
+        "and",
+        "another",
+        "any",
+        "anyone",
+        "anything",
+        "are",
+        "around",
+        "as",
+        "at",
+        "away",
+        "back",
+        "be",
+        "became",
+        "because",
+        "become",
+        "been",
+        "before",
+        "being",
+        "below",
+        "beside",
+        "besides",
+        "between",
+        "beyond",
+        "both",
+        "but",
+        "by",
+        "can",
+        "cannot",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "done",
+        "down",
+        "during",
+        "each",
+        "either",
+        "else",
+        "enough",
+        "even",
+        "ever",
+        "every",
+        "few",
+        "for",
+        "from",
+        "further",
+        "get",
+        "gets",
+        "getting",
+        "got",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "however",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "last",
+        "least",
+        "less",
+        "let",
+        "like",
+        "made",
+        "make",
+        "makes",
+        "making",
+        "many",
+        "may",
+        "me",
+        "might",
+        "more",
+        "most",
+        "much",
+        "must",
+        "my",
+        "myself",
+        "neither",
+        "never",
+        "new",
+        "next",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "often",
+        "on",
+        "once",
+        "one",
+        "only",
+        "onto",
+        "or",
+        "other",
+        "others",
+        "otherwise",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "per",
+        "perhaps",
+        "quite",
+        "rather",
+        "really",
+        "same",
+        "several",
+        "shall",
+        "she",
+        "should",
+        "since",
+        "so",
+        "some",
+        "somebody",
+        "someone",
+        "something",
+        "still",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "though",
+        "through",
+        "throughout",
+        "thus",
+        "to",
+        "together",
+        "too",
+        "toward",
+        "towards",
+        "under",
+        "unless",
+        "until",
+        "up",
+        "upon",
+        "us",
+        "very",
+        "via",
+        "was",
+        "we",
+        "well",
+        "were",
+        "what",
+        "whatever",
+        "when",
+        "whenever",
+        "where",
+        "whether",
+        "which",
+        "while",
+        "who",
+        "whoever",
+        "whom",
+        "whose",
+        "why",
+        "will",
+        "with",
+        "within",
+        "without",
+        "would",
+        "yet",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "say",
+        "says",
+        "said",
+        "saying",
+        "tell",
+        "tells",
+        "told",
+        "telling",
+        "according",
+        "add",
+        "added",
+        "adding",
+        "report",
+        "reports",
+        "reported",
+        "reporting",
+        "statement",
+        "interview",
+        "news",
+        "story",
+        "article",
+        "update",
+        "updated",
+        "read",
+        "share",
+        "click",
+        "subscribe",
+        "advertisement",
+        "photo",
+        "image",
+        "video",
+        "file",
+        "copyright",
+        "rights",
+        "reserved",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "der",
+        "die",
+        "das",
+        "und",
+        "ist",
+        "nicht",
+        "ein",
+        "eine",
+        "einen",
+        "dem",
+        "den",
+        "des",
+        "mit",
+        "sich",
+        "auf",
+        "für",
+        "von",
+        "zu",
+        "im",
+        "auch",
+        "als",
+        "wie",
+        "aber",
+        "noch",
+        "nach",
+        "bei",
+        "aus",
+        "wird",
+        "werden",
+        "wurde",
+        "sind",
+        "sie",
+        "er",
+        "es",
+        "wir",
+        "ich",
+        "hat",
+        "haben",
+        "oder",
+        "dass",
+        "le",
+        "la",
+        "les",
+        "un",
+        "une",
+        "des",
+        "du",
+        "et",
+        "est",
+        "pas",
+        "que",
+        "qui",
+        "dans",
+        "pour",
+        "sur",
+        "avec",
+        "par",
+        "plus",
+        "ce",
+        "cette",
+        "ces",
+        "sont",
+        "il",
+        "elle",
+        "ils",
+        "au",
+        "aux",
+        "son",
+        "sa",
+        "ses",
+        "leur",
+        "mais",
+        "ou",
+        "été",
+        "être",
+        "fait",
+        "comme",
+        "aussi",
+        "el",
+        "los",
+        "las",
+        "del",
+        "y",
+        "en",
+        "por",
+        "con",
+        "para",
+        "una",
+        "es",
+        "se",
+        "lo",
+        "su",
+        "sus",
+        "al",
+        "más",
+        "pero",
+        "como",
+        "este",
+        "esta",
+        "fue",
+        "han",
+        "ha",
+        "sido",
+        "ser",
+        "muy",
+        "sin",
+        "sobre",
+        "entre",
+        "también",
+        "ya",
+        "hay",
+        "porque",
+        "cuando",
+        "os",
+        "em",
+        "um",
+        "uma",
+        "não",
+        "mais",
+        "foi",
+        "são",
+        "ao",
+        "aos",
+        "da",
+        "das",
+        "do",
+        "dos",
+        "na",
+        "nas",
+        "no",
+        "nos",
+        "pelo",
+        "pela",
+        "seu",
+        "sua",
+        "também",
+        "já",
+        "há",
+        "quando",
+        "muito",
+        "isso",
+        "esse",
+        "essa",
+        "ele",
+        "ela",
+        "eles",
+        "você",
+        "il",
+        "di",
+        "che",
+        "non",
+        "per",
+        "gli",
+        "della",
+        "delle",
+        "dei",
+        "degli",
+        "nel",
+        "nella",
+        "alla",
+        "alle",
+        "sono",
+        "anche",
+        "ha",
+        "hanno",
+        "het",
+        "een",
+        "van",
+        "dat",
+        "niet",
+        "zijn",
+        "wordt",
+        "werd",
+        "ook",
+        "maar",
+        "bij",
+        "naar",
+        "voor",
+        "uit",
+        "als",
+        "dan",
+        "yang",
+        "dan",
+        "di",
+        "ke",
+        "dari",
+        "untuk",
+        "dengan",
+        "ini",
+        "itu",
+        "tidak",
+        "ada",
+        "dalam",
+        "akan",
+        "pada",
+        "juga",
+        "atau",
+        "oleh",
+        "karena",
+        "sudah",
+        "saja",
+        "bisa",
+        "kita",
+        "kami",
+        "mereka",
+        "today",
+        "yesterday",
+        "tomorrow",
+        "week",
+        "weeks",
+        "month",
+        "months",
+        "year",
+        "years",
+        "day",
+        "days",
+        "time",
+        "times",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    ]
+)
+# Words that stand before a name without being part of it ("President Vladimir Putin").
+_NAME_TITLES = frozenset(
+    [
+        "president",
+        "vice",
+        "prime",
+        "minister",
+        "foreign",
+        "defence",
+        "defense",
+        "secretary",
+        "senator",
+        "sen",
+        "rep",
+        "gov",
+        "governor",
+        "chancellor",
+        "mayor",
+        "general",
+        "gen",
+        "special",
+        "envoy",
+        "chief",
+        "former",
+        "acting",
+        "deputy",
+        "ambassador",
+        "judge",
+    ]
+)
+_TOKEN = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*", re.UNICODE)
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
+_LEDE_WORDS = 60
+_LEAD_SENTENCES = 3
+_TITLE_WEIGHT = 3.0
+_LEAD_WEIGHT = 2.0
+_NAME_WEIGHT = 1.5
+_MAX_TERMS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class StoryFeatures:
+    """What an article says it is about, for grouping articles into stories.
+
+    `terms`: content words (lightly stemmed) and names, the title and opening sentences
+    weighted up; `lede`: the same over the title and opening sentences only, where news puts
+    the event itself; names of two or more words also appear whole (`"vladimir putin"`).
+    Both are sublinear term frequencies normalized to unit length, before any corpus weighting.
+    `spread`: in how many of the article's `sentences` (title included) each term occurs,
+    which the store adds up into the corpus statistics that say how common a term is.
+    """
+
+    terms: dict[str, float]
+    lede: dict[str, float]
+    spread: dict[str, int]
+    sentences: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "terms": self.terms,
+            "lede": self.lede,
+            "spread": self.spread,
+            "sentences": self.sentences,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StoryFeatures:
+        return cls(
+            terms={str(k): float(v) for k, v in data["terms"].items()},
+            lede={str(k): float(v) for k, v in data["lede"].items()},
+            spread={str(k): int(v) for k, v in data["spread"].items()},
+            sentences=int(data["sentences"]),
+        )
+
+
+def _stem(word: str) -> str:
+    """Crude plural and tense folding, so that 'talks' meets 'talk' and 'agencies' 'agency'."""
+    if len(word) < 5:
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    if (word.endswith("es") and word[-3] in "sxz") or word.endswith(("ches", "shes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            return word[: -len(suffix)]
+    return word
+
+
+_SKIP, _NAME, _TERM = 0, 1, 2
+_TOKEN_KINDS: dict[str, tuple[int, str]] = {}
+_TOKEN_KINDS_MAX = 1 << 16
+
+
+def _token_kind(token: str) -> tuple[int, str]:
+    """What one token is to `_sentence_terms`: skipped (a stopword, too short), part of a
+    name (capitalized) or a term, with its folded form. It depends on the token alone, so
+    each distinct token is worked out once per process (a bounded table)."""
+    word = token.casefold().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    if word in _STOPWORDS:
+        return _SKIP, word
+    # An alphabetic word has no digit: the common case skips the scan.
+    has_digit = not word.isalpha() and any(c.isdigit() for c in word)
+    if (len(word) < 3 and not has_digit) or (word.isdigit() and len(word) < 3):
+        return _SKIP, word
+    if token[0].isupper():
+        return _NAME, word
+    return _TERM, word if has_digit else _stem(word)
+
+
+def _sentence_terms(sentence: str) -> list[str]:
+    """Terms of one sentence in order, names marked by a leading '^' (removed later)."""
+    out: list[str] = []
+    run: list[str] = []
+    kinds = _TOKEN_KINDS
+
+    def close_run() -> None:
+        name = [w for w in run if w not in _NAME_TITLES]
+        if len(name) >= 2:
+            out.append("^" + " ".join(name))
+        out.extend("^" + word for word in run)
+        run.clear()
+
+    end = 0
+    for match in _TOKEN.finditer(sentence):
+        if run and sentence[end : match.start()].strip():
+            close_run()  # punctuation between two capitalized words ends a name
+        end = match.end()
+        token = match.group()
+        found = kinds.get(token)
+        if found is None:
+            if len(kinds) >= _TOKEN_KINDS_MAX:
+                kinds.clear()
+            found = kinds[token] = _token_kind(token)
+        kind, word = found
+        if kind == _NAME:
+            run.append(word)
+            continue
+        if run:
+            close_run()
+        if kind == _TERM:
+            out.append(word)
+    close_run()
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(unicodedata.normalize("NFKC", text)) if s.strip()]
+
+
+def _lede(text: str) -> str:
+    """The opening sentences, skipping the short lines around them (bylines, captions, labels)."""
+    picked: list[str] = []
+    count = 0
+    for line in unicodedata.normalize("NFKC", text).splitlines():
+        words = line.split()
+        if len(words) < 8 or not re.search(r"[.!?…][\"'”’)]*\s*$", line):
+            continue
+        picked.append(line)
+        count += len(words)
+        if count >= _LEDE_WORDS:
+            break
+    return " ".join(picked)
+
+
+def _unit(weights: dict[str, float], limit: int = _MAX_TERMS) -> dict[str, float]:
+    """Sublinear (1 + ln tf) weights, the `limit` largest, scaled to unit length."""
+    scaled = {t: 1.0 + math.log(w) if w >= 1.0 else w for t, w in weights.items()}
+    top = sorted(scaled.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+    return {t: round(w / norm, 6) for t, w in top}
+
+
+def _weigh(parts: list[tuple[list[str], float]]) -> dict[str, float]:
+    """Term weights of sentences given as their terms (`_sentence_terms`) with a weight."""
+    weights: dict[str, float] = {}
+    for terms, weight in parts:
+        for term in terms:
+            if term[0] == "^":
+                key, w = term[1:], weight * _NAME_WEIGHT
+            else:
+                key, w = term, weight
+            weights[key] = weights.get(key, 0.0) + w
+    return weights
+
+
+def story_features(title: str, text: str) -> StoryFeatures:
+    """The terms by which an article is matched to a story (see StoryFeatures)."""
+    sentences = _sentences(text)
+    # Each sentence is tokenized once: its terms count for the weights and the spread.
+    title_terms = _sentence_terms(title)
+    sentence_terms = [_sentence_terms(s) for s in sentences]
+    parts = [(title_terms, _TITLE_WEIGHT)] + [
+        (terms, _LEAD_WEIGHT if i < _LEAD_SENTENCES else 1.0)
+        for i, terms in enumerate(sentence_terms)
+    ]
+    spread: dict[str, int] = {}
+    counted = 0
+    for terms in [title_terms, *sentence_terms]:
+        distinct = {t.lstrip("^") for t in terms}
+        counted += bool(distinct)
+        for term in distinct:
+            spread[term] = spread.get(term, 0) + 1
+    lede = _weigh([(title_terms, 1.0), (_sentence_terms(_lede(text)), 1.0)])
+    return StoryFeatures(
+        terms=_unit(_weigh(parts)), lede=_unit(lede, 100), spread=spread, sentences=counted
+    )
