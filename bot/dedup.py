@@ -209,7 +209,7 @@ def jaccard(a: Signature, b: Signature) -> float:
 
 
 # Story features live in their own module; these names stay importable from here.
-from bot.story_features import StoryFeatures, story_features  # noqa: E402
+from bot.story_features import StoryFeatures, story_features, with_anchors  # noqa: E402
 
 __all__ = [
     "BANDS",
@@ -228,4 +228,5 @@ __all__ = [
     "shingles",
     "signature",
     "story_features",
+    "with_anchors",
 ]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.dedup import canonical_url
+from bot.dedup import canonical_url, with_anchors
 from bot.errors import BotError
 from bot.extract import Extractor, Processed
 from bot.feeds import FeedValidators, PollResult, backoff_delay, poll_feed
@@ -19,6 +19,7 @@ from bot.health import (
     feed_health_payload,
     feed_health_transition,
 )
+from bot.language import identify
 from bot.llm import LlmSummarizer
 from bot.metrics import Metrics
 from bot.models import Article, FeedItem, Match
@@ -327,11 +328,21 @@ class Pipeline:
             self.metrics.duplicate(how)
         in_backfill = article.published is not None and now - article.published <= feed.backfill
         found: list[Match] = []
-        if duplicate_of is None and (not baseline or in_backfill):
-            with self.metrics.time("match"):
-                found = self.rules.match(article.title, article.text, article.published or now)
-            for m in found:
-                self.metrics.match(m.rule_id)
+        features = fp.features
+        if duplicate_of is None:
+            lang = identify(f"{article.title}\n{article.text}")
+            if not baseline or in_backfill:
+                with self.metrics.time("match"):
+                    found = self.rules.match(
+                        article.title, article.text, article.published or now, lang
+                    )
+                for m in found:
+                    self.metrics.match(m.rule_id)
+            # The gazetteers' canonical names, read from the scan matching made: a report in
+            # another language joins the story of the same event through them.
+            features = with_anchors(
+                features, self.rules.entities(article.title, article.text, lang)
+            )
 
         llm_summary: str | None = None
         if self.llm is not None and found:
@@ -370,7 +381,7 @@ class Pipeline:
                 build=build,
                 now=now,
                 signature=fp.signature,
-                features=fp.features,
+                features=features,
             )
         if stored is None:  # another feed's poll stored the same page a moment ago
             await self._url_copies(feed_id, [article.canonical_url])

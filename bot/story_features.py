@@ -1,4 +1,7 @@
-"""Story features: what an article says it is about, for grouping articles into stories."""
+"""Story features: what an article says it is about, for grouping articles into stories.
+
+Content words and names, weighted by where they stand; and anchors, the features that read the
+same in every language: the rule pack's canonical entities and the numbers of the text."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # -- story features: weighted content words and names -----------------------------------------
@@ -552,12 +555,21 @@ _NAME_TITLES = frozenset(
 )
 _TOKEN = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*", re.UNICODE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
+# Numbers as digits: "28", "19-point", "2 December", "28-punktowy"; not part of a longer code
+# ("A320", "2025-11-24" gives 2025, 11 and 24: a date's parts read alike in every language).
+_NUMBER = re.compile(r"(?<![^\W\d_])\d{1,4}(?![\d])")
 _LEDE_WORDS = 60
 _LEAD_SENTENCES = 3
 _TITLE_WEIGHT = 3.0
 _LEAD_WEIGHT = 2.0
 _NAME_WEIGHT = 1.5
 _MAX_TERMS = 300
+_MAX_ANCHORS = 60
+# An entity of the rule pack says more about the event than a bare number does: the share of
+# the entities in an article's anchors, before both are scaled to unit length together.
+_ENTITY_SHARE = 0.7
+ENTITY_PREFIX = "@"  # anchors: "@Witkoff", "@Moscow" (canonical names of the rule pack)
+NUMBER_PREFIX = "#"  # anchors: "#28"
 
 
 @dataclass(frozen=True, slots=True)
@@ -567,15 +579,21 @@ class StoryFeatures:
     `terms`: content words (lightly stemmed) and names, the title and opening sentences
     weighted up; `lede`: the same over the title and opening sentences only, where news puts
     the event itself; names of two or more words also appear whole (`"vladimir putin"`).
-    Both are sublinear term frequencies normalized to unit length, before any corpus weighting.
-    `spread`: in how many of the article's `sentences` (title included) each term occurs,
-    which the store adds up into the corpus statistics that say how common a term is.
+    `anchors`: what reads the same in every language, so that reports of one event in two
+    languages meet: the rule pack's canonical entities (`"@Witkoff"`, added after matching by
+    `with_anchors`) and, with them, the article's `numbers` written in digits (`"#28"`). Numbers
+    alone make no anchors: every article of a day shares its date's. Each is a sublinear term
+    frequency normalized to unit length, before any corpus weighting. `spread`: in how many of
+    the article's `sentences` (title included) each term occurs, which the store adds up into
+    the corpus statistics that say how common a term is.
     """
 
     terms: dict[str, float]
     lede: dict[str, float]
     spread: dict[str, int]
     sentences: int
+    anchors: dict[str, float] = field(default_factory=dict)
+    numbers: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -583,6 +601,8 @@ class StoryFeatures:
             "lede": self.lede,
             "spread": self.spread,
             "sentences": self.sentences,
+            "anchors": self.anchors,
+            "numbers": self.numbers,
         }
 
     @classmethod
@@ -592,7 +612,26 @@ class StoryFeatures:
             lede={str(k): float(v) for k, v in data["lede"].items()},
             spread={str(k): int(v) for k, v in data["spread"].items()},
             sentences=int(data["sentences"]),
+            anchors={str(k): float(v) for k, v in data.get("anchors", {}).items()},
+            numbers={str(k): float(v) for k, v in data.get("numbers", {}).items()},
         )
+
+
+def with_anchors(features: StoryFeatures, entities: Mapping[str, int]) -> StoryFeatures:
+    """`features` with the rule pack's canonical entities found in the article (name → number
+    of mentions, see `RuleSet.entities`) among its anchors, weighted above its numbers."""
+    if not entities:
+        return features
+    named = _unit({ENTITY_PREFIX + name: float(n) for name, n in entities.items() if n > 0})
+    mixed = {t: _ENTITY_SHARE * w for t, w in named.items()}
+    for t, w in features.numbers.items():
+        mixed[t] = mixed.get(t, 0.0) + (1.0 - _ENTITY_SHARE) * w
+    spread = dict(features.spread)
+    for name, n in entities.items():
+        spread[ENTITY_PREFIX + name] = spread.get(ENTITY_PREFIX + name, 0) + n
+    norm = math.sqrt(sum(w * w for w in mixed.values())) or 1.0
+    top = sorted(mixed.items(), key=lambda kv: (-kv[1], kv[0]))[:_MAX_ANCHORS]
+    return replace(features, anchors={t: round(w / norm, 6) for t, w in top}, spread=spread)
 
 
 def _stem(word: str) -> str:
@@ -670,6 +709,10 @@ def _sentence_terms(sentence: str) -> list[str]:
     return out
 
 
+def _numbers(sentence: str) -> list[str]:
+    return [NUMBER_PREFIX + str(int(m.group())) for m in _NUMBER.finditer(sentence)]
+
+
 def _sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(unicodedata.normalize("NFKC", text)) if s.strip()]
 
@@ -716,18 +759,24 @@ def story_features(title: str, text: str) -> StoryFeatures:
     # Each sentence is tokenized once: its terms count for the weights and the spread.
     title_terms = _sentence_terms(title)
     sentence_terms = [_sentence_terms(s) for s in sentences]
-    parts = [(title_terms, _TITLE_WEIGHT)] + [
-        (terms, _LEAD_WEIGHT if i < _LEAD_SENTENCES else 1.0)
-        for i, terms in enumerate(sentence_terms)
+    weights = [_TITLE_WEIGHT] + [
+        _LEAD_WEIGHT if i < _LEAD_SENTENCES else 1.0 for i in range(len(sentences))
     ]
+    parts = list(zip([title_terms, *sentence_terms], weights, strict=True))
+    numbers = [_numbers(s) for s in [title, *sentences]]
     spread: dict[str, int] = {}
     counted = 0
-    for terms in [title_terms, *sentence_terms]:
-        distinct = {t.lstrip("^") for t in terms}
+    for terms, nums in zip([title_terms, *sentence_terms], numbers, strict=True):
+        distinct = {t.lstrip("^") for t in terms} | set(nums)
         counted += bool(distinct)
         for term in distinct:
             spread[term] = spread.get(term, 0) + 1
     lede = _weigh([(title_terms, 1.0), (_sentence_terms(_lede(text)), 1.0)])
+    numbers_weights = _weigh(list(zip(numbers, weights, strict=True)))
     return StoryFeatures(
-        terms=_unit(_weigh(parts)), lede=_unit(lede, 100), spread=spread, sentences=counted
+        terms=_unit(_weigh(parts)),
+        lede=_unit(lede, 100),
+        spread=spread,
+        sentences=counted,
+        numbers=_unit(numbers_weights, _MAX_ANCHORS),
     )

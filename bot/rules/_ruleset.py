@@ -29,6 +29,15 @@ class RuleSet:
         self._phrases = phrases
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
         self.errors: Counter[str] = Counter()
+        # Every gazetteer's phrases with the canonical name each stands for (see `entities`).
+        self._canonical: dict[int, str] = {}
+        for rule in self.rules:
+            for node in rule.entities.values():
+                for phrase_id, name in node.canonical.items():
+                    self._canonical.setdefault(phrase_id, name)
+        # The last article's scan: `entities` right after `match` reads it instead of scanning
+        # the article again.
+        self._last: tuple[str, str, str, Scan] | None = None
 
     @classmethod
     def compile(cls, rules: Sequence[RuleConfig]) -> RuleSet:
@@ -57,7 +66,7 @@ class RuleSet:
         when = published or datetime.now(UTC)
         if lang is None:
             lang = identify(f"{title}\n{text}")
-        scan = Scan.of(title, text, self._phrases, lang)
+        scan = self._scan(title, text, lang)
         views: dict[str | int, ArticleText] = {}
 
         def view(scope: str | int) -> ArticleText:
@@ -82,6 +91,33 @@ class RuleSet:
                 self.errors[rule.id] += 1
                 log.exception("rule.failed", extra={"rule": rule.id, "title": title[:200]})
         return matches
+
+    def entities(self, title: str, text: str, lang: str | None = None) -> dict[str, int]:
+        """The canonical names of the rule set's gazetteers that the article mentions, in any
+        of their spellings, scripts and inflected forms ("Уиткоффа" → "Witkoff"), each with its
+        number of mentions: what reads the same in every language, for grouping stories."""
+        if not self._canonical:
+            return {}
+        if lang is None:
+            lang = identify(f"{title}\n{text}")
+        scan = self._scan(title, text, lang)
+        canonical = self._canonical
+        # One mention, one count, however many of the name's spellings hit at its position.
+        mentions = {
+            (part, canonical[phrase_id], at)
+            for part, hits in ((0, scan.title), (1, scan.text))
+            for phrase_id, at in hits
+            if phrase_id in canonical
+        }
+        return dict(Counter(name for _, name, _ in mentions))
+
+    def _scan(self, title: str, text: str, lang: str) -> Scan:
+        last = self._last
+        if last is not None and last[0] is title and last[1] is text and last[2] == lang:
+            return last[3]
+        scan = Scan.of(title, text, self._phrases, lang)
+        self._last = (title, text, lang, scan)
+        return scan
 
     @staticmethod
     def decide(
