@@ -530,6 +530,11 @@ def test_another_event_of_the_same_days_in_another_language_keeps_its_own_story(
     assert miami != moscow
 
 
+def test_numbers_are_read_in_digits_wherever_they_stand_but_not_inside_codes() -> None:
+    features = story_features("", "Plan z 28 punktów, 28-punktowy plan, the 28th point; A320.")
+    assert set(features.numbers) == {"#28"}
+
+
 def test_numbers_alone_do_not_join_articles_in_other_words(store: Store) -> None:
     """Numbers are anchors only beside the pack's entities: every article of a day shares
     its date's numbers."""
