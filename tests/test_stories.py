@@ -10,6 +10,7 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -583,16 +584,12 @@ trigger: {kind: any, key: [place]}
 """
 
 
-def test_one_event_reported_in_two_languages_gives_one_alert_in_a_replay(
-    tmp_path: Path,
-) -> None:
-    """Through `bot replay`, the real pipeline: the Russian report joins the English one's
-    story, so a rule that alerts on every match alerts once for the event."""
+def replay(
+    tmp_path: Path, rule: str, rows: list[tuple[str, str, tuple[str, str], str]]
+) -> tuple[list[dict[str, Any]], str]:
+    """`bot replay` of these articles (id, outlet, (title, text), published) under `rule`:
+    the alerts written and the command's output."""
     corpus = tmp_path / "corpus.jsonl"
-    rows = [
-        ("en1", "wire-en", MOSCOW_EN, "2025-12-02T18:00:00Z"),
-        ("ru1", "wire-ru", MOSCOW_RU, "2025-12-02T21:00:00Z"),
-    ]
     corpus.write_text(
         "".join(
             json.dumps(
@@ -604,7 +601,7 @@ def test_one_event_reported_in_two_languages_gives_one_alert_in_a_replay(
         ),
         encoding="utf-8",
     )
-    rules = write_rules(tmp_path / "rules", [], rules={"talks": TALKS_RULE})
+    rules = write_rules(tmp_path / "rules", [], rules={"talks": rule})
     out = tmp_path / "alerts.jsonl"
     command = [sys.executable, "-m", "bot", "replay", str(corpus), "--rules", str(rules)]
     result = subprocess.run(
@@ -617,5 +614,40 @@ def test_one_event_reported_in_two_languages_gives_one_alert_in_a_replay(
     )
     assert result.returncode == 0, result.stderr
     alerts = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return alerts, result.stdout
+
+
+def test_one_event_reported_in_two_languages_gives_one_alert_in_a_replay(
+    tmp_path: Path,
+) -> None:
+    """Through `bot replay`, the real pipeline: the Russian report joins the English one's
+    story, so a rule that alerts on every match alerts once for the event."""
+    alerts, output = replay(
+        tmp_path,
+        TALKS_RULE,
+        [
+            ("en1", "wire-en", MOSCOW_EN, "2025-12-02T18:00:00Z"),
+            ("ru1", "wire-ru", MOSCOW_RU, "2025-12-02T21:00:00Z"),
+        ],
+    )
     assert [a["article"]["url"].rsplit("/", 1)[-1] for a in alerts] == ["en1.html"]
-    assert "2 articles, 2 stored, 1 alerts" in result.stdout
+    assert "2 articles, 2 stored, 1 alerts" in output
+
+
+def test_another_traveller_in_the_joined_story_is_still_alerted(tmp_path: Path) -> None:
+    """A story holds back only what it already alerted: the Russian report joins the English
+    one's story, and of its two travellers the one the English report did not name is news."""
+    only_witkoff = (
+        "Witkoff holds five-hour talks with Putin in Moscow",
+        MOSCOW_EN[1].replace("Steve Witkoff and Jared Kushner met", "Steve Witkoff met"),
+    )
+    alerts, _ = replay(
+        tmp_path,
+        TALKS_RULE.replace("key: [place]", "key: [envoy, place]"),
+        [
+            ("en1", "wire-en", only_witkoff, "2025-12-02T18:00:00Z"),
+            ("ru1", "wire-ru", MOSCOW_RU, "2025-12-02T21:00:00Z"),
+        ],
+    )
+    sent = {(a["article"]["url"].rsplit("/", 1)[-1], a["values"]["envoy"]) for a in alerts}
+    assert sent == {("en1.html", "Witkoff"), ("ru1.html", "Kushner")}
