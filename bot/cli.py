@@ -17,6 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from bot import DISTRIBUTION, installed_version
+from bot.commands.rules import text_options, try_text
 from bot.config import Config, Settings, check, load_config
 from bot.errors import BotError, ConfigError
 from bot.logs import setup_logging
@@ -201,8 +202,22 @@ def rules_cmd() -> None:
     is_flag=True,
     help="Show where the current rules differ from what the running bot sent.",
 )
-def rules_test(rule: str | None, rules: Path | None, since: str, diff: bool) -> None:
-    """Run the rules' test cases, then replay stored articles through the current rules."""
+@text_options
+def rules_test(
+    rule: str | None,
+    rules: Path | None,
+    since: str,
+    diff: bool,
+    text: str | None,
+    title: str,
+    lang: str | None,
+    published: str | None,
+    as_json: bool,
+) -> None:
+    """Run the rules' test cases, then replay stored articles through the current rules.
+
+    With --text, try the rules on that text alone.
+    """
     from bot.config import load_rule_tests, parse_duration
     from bot.rules import RuleSet, replay_articles, run_cases
 
@@ -214,6 +229,13 @@ def rules_test(rule: str | None, rules: Path | None, since: str, diff: bool) -> 
         raise ConfigError(
             f"{rules_dir}: no rule {rule!r} (rules: {', '.join(r.id for r in config.rules)})"
         )
+    if text is not None:
+        if diff:
+            raise click.UsageError("--diff compares stored articles; it does not go with --text")
+        try_text(chosen, text, title=title, lang=lang, published=published, as_json=as_json)
+        return
+    if title or lang or published or as_json:
+        raise click.UsageError("--title, --lang, --published and --json go with --text")
     try:
         window = parse_duration(since)
     except ValueError as exc:

@@ -882,6 +882,10 @@ class RuleConfig(_Frozen):
     # second (a host receiving visitors) is not a key: "Witkoff met Putin in Moscow" is
     # Witkoff's trip, not Putin's.
     home: Mapping[str, tuple[str, ...]] = Field(default_factory=dict)
+    # For a rule keyed on an actor and a place: the sentences that name actors taking part in
+    # the talks without naming the place ("the delegation is led by Umerov"). An actor named in
+    # one of them, or in a list of names, is paired with the place of the pair found just before.
+    venue: Condition | None = None
     trigger: TriggerConfig = TriggerConfig()
     cooldown: PositiveDuration | None = None
     notify: Annotated[

@@ -7,10 +7,11 @@ import hashlib
 import io
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
@@ -45,6 +46,23 @@ class FeedValidators:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedEntry:
+    """An entry of a feed document that gives no item, and why (a short label)."""
+
+    reason: Literal["empty", "repeated id", "not an object"]
+    entry: str  # what names it in a log line: its id, link or title, shortened
+
+
+class ParsedFeed(NamedTuple):
+    """A feed document read: its items, the entries that gave none, and a parser warning
+    (empty when the document was clean)."""
+
+    items: list[FeedItem]
+    skipped: list[SkippedEntry]
+    warning: str
+
+
+@dataclass(frozen=True, slots=True)
 class PollResult:
     """One poll of one feed. `validators` are to be stored once the items are processed."""
 
@@ -53,6 +71,7 @@ class PollResult:
     items: tuple[FeedItem, ...]
     validators: FeedValidators
     warning: str = ""
+    skipped: tuple[SkippedEntry, ...] = ()
 
 
 async def poll_feed(http: Http, name: str, url: str, validators: FeedValidators) -> PollResult:
@@ -78,22 +97,24 @@ async def poll_feed(http: Http, name: str, url: str, validators: FeedValidators)
     fresh = FeedValidators(response.etag, response.last_modified, digest)
     if digest == validators.body_hash:
         return PollResult("unchanged", status, (), fresh)
-    items, warning = await asyncio.to_thread(
+    parsed = await asyncio.to_thread(
         parse_feed, name, response.body, url=response.url, content_type=response.content_type
     )
-    return PollResult("parsed", status, tuple(items), fresh, warning)
+    return PollResult(
+        "parsed", status, tuple(parsed.items), fresh, parsed.warning, tuple(parsed.skipped)
+    )
 
 
-def parse_feed(
-    name: str, body: bytes, *, url: str, content_type: str | None = None
-) -> tuple[list[FeedItem], str]:
-    """The items of a feed document and a warning (empty when the document was clean).
+def parse_feed(name: str, body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+    """The items of a feed document, the entries skipped and why, and a parser warning.
 
-    `url` is where the document came from: relative links resolve against it. Raises
-    PermanentError when the body is not a feed at all.
+    Every entry gives an item unless it has nothing to tell (no link, title or text) or
+    repeats an earlier entry's id. `url` is where the document came from: relative links
+    resolve against it. Raises PermanentError when the body is not a feed at all.
     """
     if _looks_like_json(body, content_type):
-        return _parse_json_feed(name, body, url), ""
+        items, skipped = _parse_json_feed(name, body, url)
+        return ParsedFeed(items, skipped, "")
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -109,10 +130,8 @@ def parse_feed(
     if not parsed.entries and not parsed.get("version"):
         reason = _describe(problem) if problem is not None else "no RSS or Atom elements found"
         raise PermanentError(f"feed {name}: not a feed: {reason}")
-    items = _unique(
-        item for entry in parsed.entries if (item := _from_entry(name, entry, url)) is not None
-    )
-    return items, _describe(problem) if problem is not None else ""
+    items, skipped = _unique(_from_entry(name, entry, url) for entry in parsed.entries)
+    return ParsedFeed(items, skipped, _describe(problem) if problem is not None else "")
 
 
 _ENTITY_KEYWORD = tuple(
@@ -152,24 +171,58 @@ def backoff_delay(failures: int, *, base: float, cap: float = 6 * 3600) -> float
 # -- RSS and Atom, through feedparser ----------------------------------------------------------
 
 
-def _from_entry(feed: str, entry: Any, base: str) -> FeedItem | None:
+def _from_entry(feed: str, entry: Any, base: str) -> FeedItem | SkippedEntry:
     link = _http_url(entry.get("link"), base)
-    if link is None:
-        return None
     title = _text_of(entry.get("title"), entry.get("title_detail"))
     summary_detail = entry.get("summary_detail")
     summary = entry.get("summary")
     if not summary and entry.get("content"):
         summary, summary_detail = entry.content[0].get("value"), entry.content[0]
-    summary = _trim(_text_of(summary, summary_detail))
-    parsed_time = entry.get("published_parsed") or entry.get("updated_parsed")
+    text = _text_of(summary, summary_detail)
+    # The full content, where the feed gives one besides a summary: edits to it are edits.
+    content = entry.get("content")
+    full = _text_of(content[0].get("value"), content[0]) if content else text
+    updated = _from_struct_time(entry.get("updated_parsed"))
+    identifier = entry.get("id")
+    return _item(
+        feed,
+        identifier if isinstance(identifier, str) else None,
+        link,
+        title,
+        text,
+        full,
+        published=_from_struct_time(entry.get("published_parsed")) or updated,
+        updated=updated,
+    )
+
+
+def _item(
+    feed: str,
+    identifier: str | None,
+    link: str | None,
+    title: str,
+    text: str,
+    full: str,
+    *,
+    published: datetime | None,
+    updated: datetime | None,
+) -> FeedItem | SkippedEntry:
+    """The item of one entry, or why there is none: an entry with neither a link nor any
+    title or text has nothing to tell."""
+    if link is None and not title and not text:
+        return SkippedEntry("empty", _shorten(identifier or ""))
+    version = hashlib.sha256(
+        "\n".join((updated.isoformat() if updated else "", title, full)).encode()
+    ).hexdigest()
     return FeedItem(
         feed=feed,
-        guid=_guid(entry.get("id"), link, title, summary),
-        url=link,
+        guid=_guid(identifier, link or "", title, text),
+        url=link or "",
         title=title,
-        summary=summary,
-        published=_from_struct_time(parsed_time),
+        summary=_trim(text),
+        published=published,
+        updated=updated,
+        version=version,
     )
 
 
@@ -200,7 +253,7 @@ def _looks_like_json(body: bytes, content_type: str | None) -> bool:
     return body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
 
 
-def _parse_json_feed(name: str, body: bytes, url: str) -> list[FeedItem]:
+def _parse_json_feed(name: str, body: bytes, url: str) -> tuple[list[FeedItem], list[SkippedEntry]]:
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -211,33 +264,29 @@ def _parse_json_feed(name: str, body: bytes, url: str) -> list[FeedItem]:
         raise PermanentError(f"feed {name}: not a feed: JSON without a JSON Feed version")
     if not isinstance(entries, list):
         raise PermanentError(f"feed {name}: not a feed: JSON Feed without an items list")
-    return _unique(
-        item for entry in entries if (item := _from_json_item(name, entry, url)) is not None
-    )
+    return _unique(_from_json_item(name, entry, url) for entry in entries)
 
 
-def _from_json_item(feed: str, entry: Any, base: str) -> FeedItem | None:
+def _from_json_item(feed: str, entry: Any, base: str) -> FeedItem | SkippedEntry:
     if not isinstance(entry, dict):
-        return None
+        return SkippedEntry("not an object", _shorten(json.dumps(entry)))
     link = _http_url(entry.get("url"), base) or _http_url(entry.get("external_url"), base)
-    if link is None:
-        return None
     title = plain_text(_str(entry.get("title")))
-    summary = " ".join(_str(entry.get("summary")).split())
-    if not summary:
-        summary = " ".join(_str(entry.get("content_text")).split())
-    if not summary:
-        summary = plain_text(_str(entry.get("content_html")))
+    content = " ".join(_str(entry.get("content_text")).split()) or plain_text(
+        _str(entry.get("content_html"))
+    )
+    summary = " ".join(_str(entry.get("summary")).split()) or content
     identifier = entry.get("id")
-    return FeedItem(
-        feed=feed,
-        guid=_guid(
-            str(identifier) if isinstance(identifier, str | int) else None, link, title, summary
-        ),
-        url=link,
-        title=title,
-        summary=_trim(summary),
-        published=_from_rfc3339(entry.get("date_published") or entry.get("date_modified")),
+    updated = _from_rfc3339(entry.get("date_modified"))
+    return _item(
+        feed,
+        str(identifier) if isinstance(identifier, str | int) else None,
+        link,
+        title,
+        summary,
+        content or summary,
+        published=_from_rfc3339(entry.get("date_published")) or updated,
+        updated=updated,
     )
 
 
@@ -278,15 +327,26 @@ def _guid(identifier: str | None, link: str, title: str, summary: str) -> str:
     return hashlib.sha256(f"{title}\n{summary}".encode()).hexdigest()
 
 
-def _unique(items: Any) -> list[FeedItem]:
-    """Items in feed order, the first of any repeated guid only."""
+def _unique(
+    entries: Iterable[FeedItem | SkippedEntry],
+) -> tuple[list[FeedItem], list[SkippedEntry]]:
+    """Items in feed order, the first of any repeated guid only; the others are skipped."""
     seen: set[str] = set()
     unique: list[FeedItem] = []
-    for item in items:
-        if item.guid not in seen:
-            seen.add(item.guid)
-            unique.append(item)
-    return unique
+    skipped: list[SkippedEntry] = []
+    for entry in entries:
+        if isinstance(entry, SkippedEntry):
+            skipped.append(entry)
+        elif entry.guid in seen:
+            skipped.append(SkippedEntry("repeated id", _shorten(entry.guid)))
+        else:
+            seen.add(entry.guid)
+            unique.append(entry)
+    return unique, skipped
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _trim(text: str, limit: int = SUMMARY_CHARS) -> str:

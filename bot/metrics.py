@@ -29,6 +29,10 @@ STAGES: Final[tuple[Stage, ...]] = (
 )
 DuplicateKind = Literal["url", "hash", "near"]
 DUPLICATE_KINDS: Final[tuple[DuplicateKind, ...]] = ("url", "hash", "near")
+# Why the rules did not read an article whole: its title or text past the most they read,
+# or a sentence past the longest they read whole (cut into windows). See bot/rules/_ruleset.py.
+RuleSkipReason = Literal["text_cut", "sentence_cut"]
+RULE_SKIP_REASONS: Final[tuple[RuleSkipReason, ...]] = ("text_cut", "sentence_cut")
 DeliveryOutcome = Literal["sent", "retry", "dead", "held"]
 DELIVERY_OUTCOMES: Final[tuple[DeliveryOutcome, ...]] = ("sent", "retry", "dead", "held")
 
@@ -170,9 +174,22 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self._entries_skipped = Counter(
+            "bot_feed_entries_skipped",
+            "Feed entries that gave no item, by feed and reason (empty, repeated_id, "
+            "not_an_object).",
+            ["feed", "reason"],
+            registry=r,
+        )
         self._stories = Counter("bot_stories", "New stories started.", registry=r)
         self._matches = Counter(
             "bot_matches", "Rule matches before triggers decide.", ["rule"], registry=r
+        )
+        self._rule_skips = Counter(
+            "bot_rule_input_skipped",
+            "Articles the rules did not read whole, by reason (text_cut, sentence_cut).",
+            ["reason"],
+            registry=r,
         )
         self._alerts = Counter(
             "bot_alerts", "Alerts written to the outbox, by rule.", ["rule"], registry=r
@@ -209,6 +226,8 @@ class Metrics:
             self._stage.labels(stage=stage)
         for kind in DUPLICATE_KINDS:
             self._duplicates.labels(kind=kind)
+        for reason in RULE_SKIP_REASONS:
+            self._rule_skips.labels(reason=reason)
         self._store = _StoreCollector()
         r.register(self._store)
         if process:
@@ -235,11 +254,20 @@ class Metrics:
         if count:
             self._duplicates.labels(kind=kind).inc(count)
 
+    def entry_skipped(self, feed: str, reason: str) -> None:
+        self._entries_skipped.labels(feed=feed, reason=_reason(reason)).inc()
+
     def story(self) -> None:
         self._stories.inc()
 
     def match(self, rule: str) -> None:
         self._matches.labels(rule=rule).inc()
+
+    def rule_input_skipped(self, reason: str) -> None:
+        """The rules read part of an article only (`reason`: one of RULE_SKIP_REASONS)."""
+        if reason not in RULE_SKIP_REASONS:
+            raise ValueError(f"rule skip reason {reason!r} is not one of {RULE_SKIP_REASONS}")
+        self._rule_skips.labels(reason=reason).inc()
 
     def alert(self, rule: str) -> None:
         self._alerts.labels(rule=rule).inc()

@@ -11,7 +11,11 @@ Extraction = Literal["page", "summary"]
 
 @dataclass(frozen=True, slots=True)
 class FeedItem:
-    """One entry of a polled feed, as the feed describes it."""
+    """One entry of a polled feed, as the feed describes it.
+
+    `url` is "" for an entry without an http(s) link (its text is the feed's). `version`
+    changes when what the feed says of the entry does: its updated time, title or content.
+    """
 
     feed: str
     guid: str
@@ -19,6 +23,8 @@ class FeedItem:
     title: str
     summary: str = ""
     published: datetime | None = None
+    updated: datetime | None = None
+    version: str = ""
 
 
 @dataclass(frozen=True, slots=True)

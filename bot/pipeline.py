@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.dedup import canonical_url, with_anchors
+from bot.dedup import with_anchors
+from bot.entries import Plan, Work, new_findings, page_keys, plan_entries
 from bot.errors import BotError
 from bot.extract import Extractor, Processed
-from bot.feeds import FeedValidators, PollResult, backoff_delay, poll_feed
+from bot.feeds import FeedValidators, PollResult, SkippedEntry, backoff_delay, poll_feed
 from bot.health import (
     DEFAULT_FAILURE_THRESHOLD,
     FEED_HEALTH_RULE,
@@ -26,7 +27,15 @@ from bot.models import Article, FeedItem, Match
 from bot.net import Http
 from bot.notify import TargetPolicy, route
 from bot.rules import RuleSet
-from bot.store import FeedRow, HealthAlert, NewAlert, PollRecord, Store, new_id
+from bot.store import (
+    FeedRow,
+    HealthAlert,
+    NewAlert,
+    PollRecord,
+    Store,
+    new_id,
+    revision_key,
+)
 from bot.summarize import build_payload
 
 log = logging.getLogger("bot.pipeline")
@@ -55,11 +64,14 @@ class PollOutcome:
 
 @dataclass(frozen=True, slots=True)
 class _Fetched:
-    item: FeedItem
-    canonical: str
+    work: Work
     processed: Processed | None
     final_url: str
     error: str | None
+
+    @property
+    def item(self) -> FeedItem:
+        return self.work.item
 
 
 def _summary_text(item: FeedItem) -> str:
@@ -180,6 +192,7 @@ class Pipeline:
                 "new": new_items,
                 "stored": stored,
                 "alerts": alerts,
+                **({"skipped": len(result.skipped)} if result.skipped else {}),
                 **({"warning": result.warning} if result.warning else {}),
             },
         )
@@ -246,37 +259,64 @@ class Pipeline:
         self.metrics.poll(feed.name, "failed")
         return PollOutcome(feed.name, "failed", error=error)
 
+    def _skipped(self, feed: FeedSpec, skipped: SkippedEntry) -> None:
+        self.metrics.entry_skipped(feed.name, skipped.reason)
+        log.info(
+            "entry.skipped",
+            extra={"feed": feed.name, "reason": skipped.reason, "entry": skipped.entry},
+        )
+
     async def _store_items(
         self, feed: FeedSpec, row: FeedRow, result: PollResult
     ) -> tuple[int, int, int]:
+        for skipped in result.skipped:
+            self._skipped(feed, skipped)
         if not result.items:
             return 0, 0, 0
-        by_canonical: dict[str, FeedItem] = {}
-        for item in result.items:
-            by_canonical.setdefault(canonical_url(item.url), item)
-        known = await self.store.call(self.store.known_urls, list(by_canonical))
-        fresh = [(c, i) for c, i in by_canonical.items() if c not in known]
-        if known:  # entries another feed stored first are copies by URL
-            await self._url_copies(row.id, sorted(known))
+        items = list(result.items)
+        lookup = await self.store.call(
+            self.store.entry_lookup, row.id, [i.guid for i in items], page_keys(items)
+        )
+        plan = plan_entries(items, lookup, feed_id=row.id, feed_url=row.url)
+        await self._remember(feed, row, plan)
+        work = plan.work
         # Oldest first, so that what triggers compare against is what came before.
-        fresh.sort(key=lambda ci: (ci[1].published is None, ci[1].published or self.now()))
-        fetched = await asyncio.gather(*(self._fetch(c, i) for c, i in fresh))
+        work.sort(key=lambda w: (w.item.published is None, w.item.published or self.now()))
+        fetched = await asyncio.gather(*(self._fetch(w) for w in work))
         stored = alerts = 0
-        baseline = not row.baseline_done
+        # Entries recorded before versions were kept mean the first poll since the upgrade:
+        # what the old version could not read (linkless entries, entries sharing a page) is
+        # not news, and is stored as a baseline like a new feed's first poll.
+        baseline = not row.baseline_done or bool(plan.adopt)
         for page in fetched:
             n_alerts = await self._store_one(feed, row.id, page, baseline)
             if n_alerts is not None:
                 stored += 1
                 alerts += n_alerts
-        return stored, alerts, len(fresh)
+        return stored, alerts, len(work)
 
-    async def _url_copies(self, feed_id: int, canonical_urls: list[str]) -> None:
-        copies = await self.store.call(
-            self.store.record_url_copies, feed_id, canonical_urls, self.now()
-        )
-        self.metrics.duplicate("url", copies)
+    async def _remember(self, feed: FeedSpec, row: FeedRow, plan: Plan) -> None:
+        """Entries that need no fetch: copies of a stored page, and entries read before their
+        versions were kept. They are recorded as read."""
+        for same in plan.same_url:
+            self.metrics.duplicate("url")
+            log.info(
+                "entry.duplicate",
+                extra={
+                    "feed": feed.name,
+                    "url": same.item.url,
+                    "duplicate_of": same.article_id,
+                    "kind": "url",
+                },
+            )
+        records = plan.adopt + [(s.record, s.article_id) for s in plan.same_url]
+        if records:
+            await self.store.call(self.store.remember_entries, row.id, records, self.now())
 
-    async def _fetch(self, canonical: str, item: FeedItem) -> _Fetched:
+    async def _fetch(self, work: Work) -> _Fetched:
+        item = work.item
+        if not work.from_page:  # the feed's text is the entry's
+            return _Fetched(work, None, item.url, None)
         async with self._pages:
             try:
                 with self.metrics.time("fetch_page"):
@@ -289,15 +329,15 @@ class Pipeline:
                     )
             except BotError as exc:
                 log.info("page.fallback", extra={"url": item.url, "error": str(exc)})
-                return _Fetched(item, canonical, None, item.url, str(exc))
-        return _Fetched(item, canonical, processed, response.url, None)
+                return _Fetched(work, None, item.url, str(exc))
+        return _Fetched(work, processed, response.url, None)
 
-    def _article(self, feed: FeedSpec, page: _Fetched, digest: str) -> Article:
+    def _article(self, feed: FeedSpec, page: _Fetched, key: str, digest: str) -> Article:
         item = page.item
         ex = page.processed.extracted if page.processed else None
         return Article(
             url=item.url,
-            canonical_url=page.canonical,
+            canonical_url=key,
             feed=feed.name,
             title=item.title or (ex.title if ex else ""),
             text=ex.text if ex else _summary_text(item),
@@ -319,9 +359,40 @@ class Pipeline:
             fp = page.processed.fingerprint
         else:  # the feed's summary stands in for the page
             fp = await self.extractor.fingerprint(page.item.title, _summary_text(page.item))
-        article = self._article(feed, page, fp.content_hash)
+        work = page.work
+        key = work.entry_key
+        previous: dict[str, Any] | None = None
         now = self.now()
-        original = await self.store.call(self.store.original_of, article.content_hash, fp.signature)
+        if work.previous is not None:
+            previous = await self.store.call(self.store.article, work.previous)
+        if previous is not None and work.previous is not None:
+            if work.from_page and page.processed is None:
+                # The page did not answer: its new version is read when the entry next changes
+                # or the feed does; the feed's summary is no new version of a page.
+                log.info(
+                    "entry.not_read",
+                    extra={"feed": feed.name, "url": page.item.url, "error": page.error},
+                )
+                return None
+            title = page.item.title or (page.processed.extracted.title if page.processed else "")
+            if previous["content_hash"] == fp.content_hash and previous["title"] == title:
+                # The feed changed its entry, the text did not: nothing new to read.
+                await self.store.call(
+                    self.store.remember_entries, feed_id, [(work.record, work.previous)], now
+                )
+                log.info(
+                    "entry.unchanged",
+                    extra={"feed": feed.name, "url": page.item.url, "article_id": work.previous},
+                )
+                return None
+            key = revision_key(work.entry_key, title, fp.content_hash)
+        article = self._article(feed, page, key, fp.content_hash)
+        original = await self.store.call(
+            self.store.original_of,
+            article.content_hash,
+            fp.signature,
+            versions_of=work.entry_key if previous is not None else None,
+        )
         duplicate_of = None
         if original is not None:
             duplicate_of, how = original
@@ -332,10 +403,20 @@ class Pipeline:
         if duplicate_of is None:
             lang = identify(f"{article.title}\n{article.text}")
             if not baseline or in_backfill:
+                # A new version is read as of its update, and the old one as of the same time.
+                when = (page.item.updated if previous is not None else None) or article.published
                 with self.metrics.time("match"):
                     found = self.rules.match(
-                        article.title, article.text, article.published or now, lang
+                        article.title,
+                        article.text,
+                        when or now,
+                        lang,
+                        skipped=self.metrics.rule_input_skipped,
                     )
+                    if previous is not None and found:
+                        before = self.rules.match(previous["title"], previous["text"], when or now)
+                        said = f"{previous['title']}\n{previous['text']}"
+                        found = new_findings(found, before, said)
                 for m in found:
                     self.metrics.match(m.rule_id)
             # The gazetteers' canonical names, read from the scan matching made: a report in
@@ -382,9 +463,14 @@ class Pipeline:
                 now=now,
                 signature=fp.signature,
                 features=features,
+                entry=work.record,
             )
-        if stored is None:  # another feed's poll stored the same page a moment ago
-            await self._url_copies(feed_id, [article.canonical_url])
+        if stored is None:  # another poll stored this key first: the URL layer of dedup
+            self.metrics.duplicate("url")
+            log.info(
+                "entry.duplicate",
+                extra={"feed": feed.name, "url": article.url, "kind": "url", "key": key},
+            )
             return None
         log.info(
             "article.stored",
@@ -394,6 +480,7 @@ class Pipeline:
                 "url": article.url,
                 "extraction": article.extraction,
                 "duplicate_of": duplicate_of,
+                **({"revision_of": work.previous} if previous is not None else {}),
                 "story": stored.story_id,
                 "baseline": baseline and not in_backfill,
                 "alerts": [a.match.rule_id for a in stored.alerts],

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import PermanentError, TransientError
-from bot.feeds import FeedValidators, backoff_delay, parse_feed, poll_feed
+from bot.feeds import FeedValidators, SkippedEntry, backoff_delay, parse_feed, poll_feed
 from bot.net import BlockedURL, Http, NetSettings
 
 FEED_URL = "https://news.example/feeds/world.xml"
@@ -91,7 +91,7 @@ def urls(items: list) -> list[str]:  # type: ignore[type-arg]
 
 
 def test_rss2_items_carry_guid_link_plain_title_summary_and_utc_time() -> None:
-    items, warning = parse_feed("world", RSS2, url=FEED_URL, content_type="application/rss+xml")
+    items, _, warning = parse_feed("world", RSS2, url=FEED_URL, content_type="application/rss+xml")
     first = items[0]
     assert warning == ""
     assert (first.feed, first.guid, first.url) == (
@@ -105,12 +105,12 @@ def test_rss2_items_carry_guid_link_plain_title_summary_and_utc_time() -> None:
 
 
 def test_rss2_entry_without_guid_uses_its_link_and_has_no_time() -> None:
-    items, _ = parse_feed("world", RSS2, url=FEED_URL)
+    items, _, _ = parse_feed("world", RSS2, url=FEED_URL)
     assert (items[1].guid, items[1].published) == ("https://news.example/a/2", None)
 
 
 def test_atom_entry_resolves_its_link_against_xml_base_and_uses_updated() -> None:
-    items, _ = parse_feed("world", ATOM, url=FEED_URL, content_type="application/atom+xml")
+    items, _, _ = parse_feed("world", ATOM, url=FEED_URL, content_type="application/atom+xml")
     [entry] = items
     assert entry.url == "https://news.example/atom/stories/42.html"
     assert entry.guid == "tag:news.example,2025:42"
@@ -120,7 +120,7 @@ def test_atom_entry_resolves_its_link_against_xml_base_and_uses_updated() -> Non
 
 
 def test_rss1_rdf_is_parsed() -> None:
-    items, _ = parse_feed("world", RSS1, url=FEED_URL)
+    items, _, _ = parse_feed("world", RSS1, url=FEED_URL)
     [item] = items
     assert (item.url, item.title, item.summary) == (
         "https://news.example/rdf/7",
@@ -133,25 +133,26 @@ def test_rss1_rdf_is_parsed() -> None:
 def test_rss091_is_parsed() -> None:
     body = b"""<?xml version="1.0"?><rss version="0.91"><channel><title>t</title>
     <item><title>Old style</title><link>https://news.example/old</link></item></channel></rss>"""
-    items, _ = parse_feed("world", body, url=FEED_URL)
+    items, _, _ = parse_feed("world", body, url=FEED_URL)
     assert urls(items) == ["https://news.example/old"]
 
 
-def test_json_feed_items_are_read_and_linkless_ones_skipped() -> None:
-    items, warning = parse_feed(
+def test_json_feed_items_are_read_and_a_linkless_one_kept_with_its_own_text() -> None:
+    items, skipped, warning = parse_feed(
         "world", JSON_FEED, url=FEED_URL, content_type="application/feed+json"
     )
-    assert warning == ""
-    assert urls(items) == ["https://news.example/j/1", "https://other.example/x"]
-    first, second = items
+    assert (warning, skipped) == ("", [])
+    assert urls(items) == ["https://news.example/j/1", "https://other.example/x", ""]
+    first, second, third = items
     assert (first.guid, first.title, first.summary) == ("j1", "Talks in Geneva", "Delegations met.")
     assert first.published == datetime(2025, 6, 12, 7, 0, tzinfo=UTC)
     assert (second.guid, second.summary, second.title) == ("2", "Only text", "")
+    assert (third.guid, third.title) == ("no-link", "Nowhere to go")
 
 
 def test_json_feed_is_recognised_without_a_content_type() -> None:
-    items, _ = parse_feed("world", JSON_FEED, url=FEED_URL)
-    assert len(items) == 2
+    items, _, _ = parse_feed("world", JSON_FEED, url=FEED_URL)
+    assert len(items) == 3
 
 
 def test_json_that_is_not_a_json_feed_is_refused() -> None:
@@ -174,18 +175,42 @@ def test_relative_rss_links_resolve_against_the_feed_url() -> None:
     body = b"""<rss version="2.0"><channel><title>t</title>
     <item><title>a</title><link>/news/1</link></item>
     <item><title>b</title><link>2.html</link></item></channel></rss>"""
-    items, _ = parse_feed("world", body, url=FEED_URL)
+    items, _, _ = parse_feed("world", body, url=FEED_URL)
     assert urls(items) == ["https://news.example/news/1", "https://news.example/feeds/2.html"]
 
 
-def test_entries_without_an_http_link_are_skipped() -> None:
+def test_entries_without_an_http_link_are_kept_with_their_text_and_no_link() -> None:
     body = b"""<rss version="2.0"><channel><title>t</title>
-    <item><title>js</title><link>javascript:alert(1)</link></item>
+    <item><title>js</title><link>javascript:alert(1)</link>
+      <guid isPermaLink="false">g-js</guid></item>
     <item><title>mail</title><link>mailto:desk@news.example</link></item>
     <item><title>none</title><description>no link at all</description></item>
     <item><title>ok</title><link>https://news.example/ok</link></item></channel></rss>"""
-    items, _ = parse_feed("world", body, url=FEED_URL)
+    items, skipped, _ = parse_feed("world", body, url=FEED_URL)
+    assert skipped == []
+    assert urls(items) == ["", "", "", "https://news.example/ok"]
+    assert [i.title for i in items] == ["js", "mail", "none", "ok"]
+    assert items[0].guid == "g-js"
+    assert items[2].summary == "no link at all"
+    assert len({i.guid for i in items}) == 4  # an entry without id or link is named by its text
+
+
+def test_an_entry_with_nothing_to_tell_is_skipped_as_empty() -> None:
+    body = b"""<rss version="2.0"><channel><title>t</title>
+    <item><guid isPermaLink="false">only-an-id</guid></item>
+    <item><title>ok</title><link>https://news.example/ok</link></item></channel></rss>"""
+    items, skipped, _ = parse_feed("world", body, url=FEED_URL)
     assert urls(items) == ["https://news.example/ok"]
+    assert skipped == [SkippedEntry("empty", "only-an-id")]
+
+
+def test_a_json_feed_item_that_is_not_an_object_is_skipped_with_its_reason() -> None:
+    body = json.dumps(
+        {"version": "https://jsonfeed.org/version/1.1", "items": ["oops", {"url": "/a"}]}
+    ).encode()
+    items, skipped, _ = parse_feed("world", body, url=FEED_URL)
+    assert urls(items) == ["https://news.example/a"]
+    assert skipped == [SkippedEntry("not an object", '"oops"')]
 
 
 def test_repeated_guids_keep_the_first_entry() -> None:
@@ -193,15 +218,51 @@ def test_repeated_guids_keep_the_first_entry() -> None:
     <item><title>first</title><link>https://news.example/1</link><guid>g</guid></item>
     <item><title>again</title><link>https://news.example/2</link><guid>g</guid></item>
     </channel></rss>"""
-    items, _ = parse_feed("world", body, url=FEED_URL)
+    items, skipped, _ = parse_feed("world", body, url=FEED_URL)
     assert [i.title for i in items] == ["first"]
+    assert skipped == [SkippedEntry("repeated id", "https://news.example/feeds/g")]
+
+
+def test_entries_sharing_a_link_stay_distinct_items() -> None:
+    body = b"""<rss version="2.0"><channel><title>t</title>
+    <item><title>Episode 2</title><link>https://cast.example/</link>
+      <guid isPermaLink="false">ep2</guid></item>
+    <item><title>Episode 1</title><link>https://cast.example/</link>
+      <guid isPermaLink="false">ep1</guid></item>
+    <item><title>9:05</title><link>https://news.example/live#p2</link></item>
+    <item><title>9:00</title><link>https://news.example/live#p1</link></item>
+    </channel></rss>"""
+    items, skipped, _ = parse_feed("world", body, url=FEED_URL)
+    assert skipped == []
+    assert [i.guid for i in items] == [
+        "ep2",
+        "ep1",
+        "https://news.example/live#p2",
+        "https://news.example/live#p1",
+    ]
+
+
+def test_an_entry_version_follows_its_updated_time_title_and_content() -> None:
+    def version(updated: str, title: str, content: str) -> str:
+        body = f"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+        <entry><id>tag:x,1</id><title>{title}</title><link href="https://news.example/1"/>
+        <updated>{updated}</updated><summary>short</summary>
+        <content type="text">{content}</content></entry></feed>""".encode()
+        [item], _, _ = parse_feed("world", body, url=FEED_URL)
+        return item.version
+
+    first = version("2025-06-10T12:00:00Z", "Live", "One.")
+    assert version("2025-06-10T12:00:00Z", "Live", "One.") == first
+    assert version("2025-06-10T12:05:00Z", "Live", "One.") != first
+    assert version("2025-06-10T12:00:00Z", "Live: new", "One.") != first
+    assert version("2025-06-10T12:00:00Z", "Live", "One. Two.") != first
 
 
 def test_broken_feed_with_entries_gives_items_and_a_warning() -> None:
     body = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>
     <item><title>Still here &nbsp; today</title><link>https://news.example/1</link></item>
     <item><title>Unclosed<link>https://news.example/2</link></item>"""
-    items, warning = parse_feed("world", body, url=FEED_URL)
+    items, _, warning = parse_feed("world", body, url=FEED_URL)
     assert "https://news.example/1" in urls(items)
     assert warning != ""
 
@@ -214,7 +275,7 @@ def test_long_summary_is_trimmed_at_a_word() -> None:
         + words.encode()
         + b"</description></item></channel></rss>"
     )
-    [item], _ = parse_feed("world", body, url=FEED_URL)
+    [item], _, _ = parse_feed("world", body, url=FEED_URL)
     assert 1900 < len(item.summary) <= 2001
     assert item.summary.endswith("negotiation…")
 
@@ -225,7 +286,7 @@ def test_charset_from_the_content_type_header_is_honoured() -> None:
         f"<rss version='2.0'><channel><title>t</title><item><title>{title}</title>"
         "<link>https://news.example/1</link></item></channel></rss>"
     ).encode("windows-1251")
-    [item], _ = parse_feed(
+    [item], _, _ = parse_feed(
         "world", body, url=FEED_URL, content_type="application/rss+xml; charset=windows-1251"
     )
     assert item.title == title
@@ -252,7 +313,7 @@ def test_feeds_are_read_by_expat_even_where_libxml2_bindings_are_installed(
 
     driver.create_parser = create_parser  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "drv_libxml2", driver)
-    items, warning = parse_feed("world", RSS2, url=FEED_URL, content_type="application/rss+xml")
+    items, _, warning = parse_feed("world", RSS2, url=FEED_URL, content_type="application/rss+xml")
     assert asked == []
     assert warning == ""
     assert items[0].title == "Envoy arrives in Kyiv"

@@ -90,6 +90,14 @@ FIRST = [
         "Russia received the same number of its servicemen in the swap, its defence ministry "
         "said.",
     ),
+    # A page with no sentence end and past the most the rules read: cut, and counted.
+    _article(
+        "l1",
+        "beta",
+        5,
+        "Shelling near Donetsk through the night",
+        "Shelling near Donetsk went on through the night " + "and into the morning " * 6_000,
+    ),
     _article(
         "s1",
         "gamma",
@@ -202,8 +210,19 @@ class Aggregator:
 
     def __init__(self) -> None:
         self.links: list[tuple[str, str]] = []  # (title, url)
+        self.odd_items = ""  # entries the bot must skip, and count: raw RSS items
+        self.odd_json = False  # the JSON Feed gains an item that is no object
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.json_url = ""
+
+    async def _json_feed(self, request: web.Request) -> web.Response:
+        # a JSON Feed that later lists an item that is no object: skipped and counted
+        items: list[object] = [{"id": "j1", "title": "Talks go on", "content_text": "Talks."}]
+        if self.odd_json:
+            items.append(42)
+        doc = {"version": "https://jsonfeed.org/version/1.1", "title": "JSON", "items": items}
+        return web.json_response(doc, content_type="application/feed+json")
 
     async def _feed(self, request: web.Request) -> web.Response:
         items = "".join(
@@ -215,19 +234,21 @@ class Aggregator:
         body = (
             '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
             f"<title>Aggregator</title><link>{self.url}</link><description>picks</description>"
-            f"{items}</channel></rss>"
+            f"{items}{self.odd_items}</channel></rss>"
         )
         return web.Response(body=body.encode(), content_type="application/rss+xml")
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/feed.xml", self._feed)
+        app.router.add_get("/feed.json", self._json_feed)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         port = self._runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{port}/feed.xml"
+        self.json_url = f"http://127.0.0.1:{port}/feed.json"
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -344,6 +365,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
     server.fail(server.page_url("p2"), 404)  # the feed's summary stands in for this page
     feeds = {o: server.feed_url(o) for o in server.outlets}
     feeds["aggregator"] = aggregator.url
+    feeds["aggregator-json"] = aggregator.json_url
     feeds["down"] = server.feed_url("nowhere")  # answers 404
     rules = write_rules(tmp / "rules", feeds, {n: h.url for n, h in hooks.items()})
     port = free_port()
@@ -386,6 +408,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
             # Now the copies: a tracking-parameter link to a stored page, the same text, a
             # near-duplicate, and the second sighting for each trigger.
             aggregator.links = [(FIRST[0].title, server.page_url("a1") + "?utm_source=agg")]
+            # and entries that cannot be read: one with nothing to tell, one repeating an id
+            aggregator.odd_items = (
+                "<item></item>"
+                "<item><guid>odd-1</guid><title>One</title><description>One.</description></item>"
+                "<item><guid>odd-1</guid><title>Two</title><description>Two.</description></item>"
+            )
+            aggregator.odd_json = True
             clock.advance_to(SECOND[-1].published)
             poll(lambda: stored(len(FIRST) + len(SECOND)), 60, "every article stored")
             (rules / "broken.yaml").write_text("id: broken\ntitle: [\n", encoding="utf-8")
@@ -429,5 +458,6 @@ def test_each_copy_is_counted_once_by_the_layer_that_caught_it(run: Run) -> None
 
 def test_stories_count_the_events_not_the_articles(run: Run) -> None:
     key = ("bot_stories_total", ())
-    # Eleven articles: the two copies of a1 and the second Bishkek report join a story.
-    assert run.last[key] - run.first.get(key, 0) == len(FIRST) + len(SECOND) - 3
+    # Eleven articles: the two copies of a1 and the second Bishkek report join a story; the
+    # aggregator's entry with an id and no link ("One") is stored from the feed, a story of its own.
+    assert run.last[key] - run.first.get(key, 0) == len(FIRST) + len(SECOND) - 3 + 1

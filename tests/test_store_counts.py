@@ -1,5 +1,5 @@
-"""What the store tells the metrics: copies by URL, once per feed and page, and whether a
-stored article started its story; on SQLite and PostgreSQL."""
+"""What the store tells the metrics: whether a stored article started its story; on SQLite
+and PostgreSQL. (Copies by URL are counted from the feed entries: tests/test_feed_entries.py.)"""
 
 from __future__ import annotations
 
@@ -36,20 +36,6 @@ def _feeds(store: Store) -> tuple[int, int, int]:
         T0,
     )
     return ids["wire"], ids["agg"], ids["other"]
-
-
-def test_a_page_another_feed_stored_is_a_copy_once_per_feed(store: Store) -> None:
-    wire, agg, other = _feeds(store)
-    store.store_article(_article(PAGE), feed_id=wire, baseline=False, duplicate_of=None, now=T0)
-    assert store.record_url_copies(agg, [PAGE], T0) == 1
-    assert store.record_url_copies(agg, [PAGE], T0) == 0  # listed again: the same copy
-    assert store.record_url_copies(other, [PAGE], T0) == 1  # a third feed reaching it
-
-
-def test_a_feeds_own_pages_listed_again_are_not_copies(store: Store) -> None:
-    wire, _, _ = _feeds(store)
-    store.store_article(_article(PAGE), feed_id=wire, baseline=False, duplicate_of=None, now=T0)
-    assert store.record_url_copies(wire, [PAGE, "https://news.example/unknown"], T0) == 0
 
 
 def test_a_stored_article_says_whether_it_started_its_story(store: Store) -> None:

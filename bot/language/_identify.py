@@ -10,6 +10,10 @@ __all__ = ["UNKNOWN", "identify"]
 UNKNOWN = "und"  # ISO 639 "undetermined": too little text, or no letters at all
 _SAMPLE = 1500  # characters read: enough for a confident answer, cheap on long articles
 _MIN_LETTERS = 12
+# The model's codes for varieties the rest of the layer knows by their ISO 639-1 language:
+# Wu and Cantonese Chinese (a short Simplified Chinese headline can come back as "wuu"),
+# Egyptian and Moroccan Arabic; "zxx" is the model's "no linguistic content".
+_VARIETIES = {"wuu": "zh", "yue": "zh", "arz": "ar", "ary": "ar", "zxx": UNKNOWN}
 
 
 @lru_cache(maxsize=1)
@@ -31,4 +35,4 @@ def identify(text: str) -> str:
         return UNKNOWN
     identifier = _identifier()
     lang, _prob = identifier.classify(sample)
-    return str(lang)
+    return _VARIETIES.get(str(lang), str(lang))

@@ -6,6 +6,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 
 __all__ = ["LemmaStream", "lemma", "lemma_language", "lemma_stream"]
 
@@ -23,15 +24,17 @@ def lemma_language(lang: str) -> str | None:
     return code if code in SUPPORTED_LANGUAGES else None
 
 
-_CACHE_LIMIT = 200_000
-_cache: dict[tuple[str, str], str] = {}
+_CACHE_LIMIT = 200_000  # tokens per language
+_caches: dict[str, dict[str, str]] = {}  # language -> token -> lemma
 
 
 def lemma(token: str, lang: str) -> str:
     """The lower-case lemma of `token` in `lang` ("москве" → "москва", "reist" → "reisen");
     the token itself, lower-cased, where the dictionary does not know it."""
-    key = (token, lang)
-    found = _cache.get(key)
+    cache = _caches.get(lang)
+    if cache is None:
+        cache = _caches[lang] = {}
+    found = cache.get(token)
     if found is not None:
         return found
     code = lemma_language(lang)
@@ -43,13 +46,22 @@ def lemma(token: str, lang: str) -> str:
             result = simplemma.lemmatize(token, lang=code).lower()
         except (ValueError, KeyError):  # a token the library cannot take: keep it as it is
             result = token.lower()
-    if len(_cache) >= _CACHE_LIMIT:
-        _cache.clear()
-    _cache[key] = result
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[token] = result
     return result
 
 
-_TOKEN = re.compile(r"\w+(?:['’][^\W\d_]+)?")
+_WORD_PATTERN = r"\w+(?:['’][^\W\d_]+)?"
+_SPLIT = re.compile(f"({_WORD_PATTERN})")
+
+
+def _in_word_apostrophe(word: str) -> bool:
+    """Whether the apostrophe of `word` is a letter of the word, as in Ukrainian and
+    Belarusian ("п'ятниця", "сім'ї", "В'ячеслав"), rather than a mark before an ending or after
+    an article: there the letter before it is Cyrillic."""
+    at = max(word.find("'"), word.find("’"))
+    return at > 0 and "\u0400" <= word[at - 1] <= "\u04ff"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,25 +84,36 @@ def lemma_stream(text: str, lang: str) -> LemmaStream | None:
     """`text` as lemmas in `lang`, or None where `lang` has no dictionary."""
     if lemma_language(lang) is None:
         return None
-    pieces: list[str] = []
-    starts: list[int] = []
-    origins: list[int] = []
-    length = 0
-    last_end = 0
-    for m in _TOKEN.finditer(text):
-        word = m.group()
-        if "'" in word or "’" in word:  # Turkish "Moskova'ya", French "l'Ukraine": the stem
-            head, _, tail = word.replace("’", "'").partition("'")
-            word = head if len(head) > len(tail) else tail
-        if pieces:
-            gap = text[last_end : m.start()]
-            sep = " " if not gap or gap.isspace() else " | "
-            pieces.append(sep)
-            length += len(sep)
-        lem = lemma(word, lang)
-        starts.append(length)
-        origins.append(m.start())
-        pieces.append(lem)
-        length += len(lem)
-        last_end = m.end()
+    # This runs over every word of every article, so it works on whole lists (split, map,
+    # join and accumulate run in C): one split gives the words and what stands between them
+    # alternately (gap, word, gap, …, gap), and only words not yet cached and words with an
+    # apostrophe are looked at one by one.
+    parts = _SPLIT.split(text)
+    words = parts[1::2]
+    n = len(words)
+    if not n:
+        return LemmaStream("", (), ())
+    ends = list(accumulate(map(len, parts)))
+    origins = ends[0 : 2 * n : 2]  # a word starts where the gap before it ends
+    if "'" in text or "’" in text:
+        for i, word in enumerate(words):
+            if ("'" in word or "’" in word) and not _in_word_apostrophe(word):
+                # Turkish "Moskova'ya", French "l'Ukraine": the stem, and where it starts
+                head, _, tail = word.replace("’", "'").partition("'")
+                if len(head) > len(tail):
+                    words[i] = head
+                else:
+                    words[i] = tail
+                    origins[i] += len(head) + 1
+    cache = _caches.setdefault(lang, {})
+    lemmas = [
+        found if found is not None else lemma(word, lang)
+        for found, word in zip(map(cache.get, words), words, strict=True)
+    ]
+    pieces: list[str] = [""] * (2 * n - 1)
+    pieces[0::2] = lemmas
+    pieces[1::2] = [
+        " " if gap == " " or not gap or gap.isspace() else " | " for gap in parts[2:-1:2]
+    ]
+    starts = list(accumulate(map(len, pieces), initial=0))[0::2][:n]
     return LemmaStream("".join(pieces), tuple(starts), tuple(origins))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 from anyascii import anyascii
 
-__all__ = ["is_spaceless", "needs_boundary", "transliterate"]
+__all__ = ["is_spaceless", "needs_boundary", "strip_marks", "transliterate"]
 
 # Scripts written without spaces between words: a phrase in them is found wherever it stands.
 _SPACELESS = (
@@ -39,3 +40,26 @@ def needs_boundary(ch: str) -> bool:
 def transliterate(text: str) -> str:
     """`text` in Latin letters (Уиткофф → Uitkoff, Кислиця → Kislitsia), accents kept off."""
     return anyascii(text)
+
+
+class _MarkTable(dict[int, int]):
+    """A `str.translate` table taking each accented letter to its base letter (ú → u, ž → z,
+    й → и), one character for one, filled as letters are met."""
+
+    def __missing__(self, code: int) -> int:
+        base = unicodedata.normalize("NFD", chr(code))[0]
+        out = ord(base) if base.isalpha() and len(base) == 1 else code
+        self[code] = out
+        return out
+
+
+_MARKS = _MarkTable()
+
+
+def strip_marks(text: str) -> str:
+    """`text` without accents and other combining marks on its letters, each character kept
+    in its place ("Kostiúkov" → "Kostiukov", "Ženevi" → "Zenevi"). Text in plain ASCII is
+    returned as it is."""
+    if text.isascii():
+        return text
+    return text.translate(_MARKS)

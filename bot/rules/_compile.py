@@ -30,11 +30,12 @@ from bot.language import (
     lemma_language,
     lemma_stream,
     needs_boundary,
+    strip_marks,
     transliterate,
 )
 from bot.models import Match, Trigger
 from bot.rules._dates import deadline_in, find_dates
-from bot.rules._text import normalize, split_sentences
+from bot.rules._text import cut_long, normalize, split_sentences
 
 __all__ = [
     "ArticleText",
@@ -69,9 +70,13 @@ class _Automaton(Protocol):
 
 
 # The longest inflectional ending a name may take in running text: "Уиткофф|ом", "Witkoff|in",
-# "Kushner|em", "Zelensk|ého". A longer run of letters is another word ("Parisian").
+# "Kushner|em", "Zelensk|ého". A longer run of letters is another word, and so is a
+# derivation ("Parisian").
 MAX_ENDING = 4
 _MIN_INFLECTING = 4  # shorter names must stand whole ("Рим" is not "Римма")
+# Endings that make another word of a name rather than a form of it: "Parisian", "Trumpism",
+# "Putinist", "Kyivans". Their inflected forms run past MAX_ENDING or on into a longer word.
+_DERIVATIONS = frozenset({"ian", "ians", "ism", "isms", "ist", "ists", "ite", "ites", "ese"})
 
 
 class PhraseIndex:
@@ -90,7 +95,7 @@ class PhraseIndex:
 
         `inflects`: a name, found with an inflectional ending too ("Witkoff" in "Witkoffa").
         """
-        key = normalize(phrase.strip()).text
+        key = strip_marks(normalize(phrase.strip()).text)
         if not key:
             raise ValueError("empty phrase")
         if self._automaton is not None:
@@ -126,7 +131,7 @@ class PhraseIndex:
         if self._automaton is None or not text:
             return
         norm = normalize(text)
-        found = _hits(self._automaton, norm.text)
+        found = _hits(self._automaton, strip_marks(norm.text))
         hits = [(p, s) for p, s in found] if not norm.starts else [
             (p, norm.original(s)) for p, s in found
         ]
@@ -135,7 +140,7 @@ class PhraseIndex:
             stream = lemma_stream(norm.text, lang)
             if stream is not None:
                 seen = set(hits)
-                for phrase_id, start in _hits(lemmas, stream.text):
+                for phrase_id, start in _hits(lemmas, strip_marks(stream.text)):
                     at = stream.original(start)
                     hit = (phrase_id, at if not norm.starts else norm.original(at))
                     if hit not in seen:
@@ -156,7 +161,7 @@ class PhraseIndex:
                 # word one way alone and another in text ("meeting" → "meet", "meetings" →
                 # "meeting"), and the written form must meet the text's lemma either way.
                 stream = lemma_stream(key, lang)
-                lemma_key = stream.text if stream is not None else ""
+                lemma_key = strip_marks(stream.text) if stream is not None else ""
                 for form in {lemma_key, key}:
                     if form and "|" not in form and built.add_word(
                         form, self._key(key, phrase_id, len(form))
@@ -191,6 +196,8 @@ def _hits(automaton: _Automaton, s: str) -> list[tuple[int, int]]:
                     stop += 1
                 if stop < n and (s[stop].isalnum() or s[stop] == "_"):
                     continue  # the word runs on: another word, not an ending
+                if s[end + 1 : stop] in _DERIVATIONS:
+                    continue  # "Parisian", "Trumpism": a word made from the name
         out.append((key.phrase_id, start))
     return out
 
@@ -250,6 +257,7 @@ class ArticleText:
         self.lang = scan.lang
         self.base = 1 if title else 0  # index of the text's first unit
         self._window = 0
+        self.cut = 0  # units longer than MAX_SENTENCE, cut into windows
         if isinstance(scope, int):
             self._window = scope
             words = [m.span() for m in _WORD.finditer(text)]
@@ -262,10 +270,10 @@ class ArticleText:
                 if words
                 else []
             )
-        elif scope == "paragraph":
-            spans = paragraph_spans(text)
         else:
-            spans = split_sentences(text)
+            spans, self.cut = cut_long(
+                text, paragraph_spans(text) if scope == "paragraph" else split_sentences(text)
+            )
         self.sentences: list[str] = ([title] if title else []) + [text[a:b] for a, b in spans]
         self._starts = [a for a, _ in spans]
         self.hits: dict[int, set[int]] = {}
@@ -560,11 +568,23 @@ class EntityNode(Node):
     def __init__(self, name: str, canonical: dict[int, str]) -> None:
         self.name = name
         self.canonical = canonical  # phrase id -> the entity's canonical name
+        self._order = {phrase_id: i for i, phrase_id in enumerate(canonical)}
+
+    def _present(self, article: ArticleText) -> list[int]:
+        """This gazetteer's phrase ids that occur in the article, in gazetteer order.
+
+        Read off the article's hits (tens of phrases) rather than tried one by one from a
+        gazetteer of hundreds of spellings: this runs for every unit where a rule holds.
+        """
+        canonical = self.canonical
+        found = [phrase_id for phrase_id in article.hits if phrase_id in canonical]
+        if len(found) > 1:
+            found.sort(key=self._order.__getitem__)
+        return found
 
     def holds(self, article: ArticleText, sentence: int | None) -> bool:
-        for phrase_id in self.canonical:
-            hits = article.hits.get(phrase_id)
-            if hits and (sentence is None or sentence in hits):
+        for phrase_id in self._present(article):
+            if sentence is None or sentence in article.hits[phrase_id]:
                 return True
         return False
 
@@ -574,20 +594,21 @@ class EntityNode(Node):
     def mask(self, article: ArticleText) -> int:
         out = 0
         masks = article.masks
-        for phrase_id in self.canonical:
+        for phrase_id in self._present(article):
             out |= masks.get(phrase_id, 0)
         return out
 
     def evidence(self, article: ArticleText) -> Iterator[int]:
-        firsts = [min(article.hits[p]) for p in self.canonical if article.hits.get(p)]
+        firsts = [min(article.hits[p]) for p in self._present(article) if article.hits[p]]
         if firsts:
             yield min(firsts)
 
     def mentions(self, article: ArticleText, unit: int) -> list[tuple[int, str]]:
         """(position, canonical name) of each mention in `unit`, in text order."""
+        canonical = self.canonical
         out = [
-            (position, name)
-            for phrase_id, name in self.canonical.items()
+            (position, canonical[phrase_id])
+            for phrase_id in self._present(article)
             for u, position in article.places.get(phrase_id, ())
             if u == unit
         ]
@@ -596,9 +617,10 @@ class EntityNode(Node):
     def values(self, article: ArticleText, sentence: int | None) -> list[str]:
         """The canonical names present, in gazetteer order, without repeats."""
         out: list[str] = []
-        for phrase_id, name in self.canonical.items():
-            hits = article.hits.get(phrase_id)
-            if hits and (sentence is None or sentence in hits) and name not in out:
+        canonical = self.canonical
+        for phrase_id in self._present(article):
+            name = canonical[phrase_id]
+            if (sentence is None or sentence in article.hits[phrase_id]) and name not in out:
                 out.append(name)
         return out
 
@@ -690,6 +712,7 @@ class CompiledRule:
         *,
         topic: Node | None = None,
         entities: dict[str, EntityNode] | None = None,
+        venue: Node | None = None,
     ) -> None:
         self.config = config
         self.id = config.id
@@ -697,6 +720,7 @@ class CompiledRule:
         # Phrases one of which must occur for the rule to hold: a quick test before the tree.
         self.needs = root.needs()
         self.topic = topic
+        self.venue = venue
         self.entities = entities or {}
         self.extractors = [Extractor(name, spec) for name, spec in config.extract.items()]
         scope = config.scope
@@ -784,6 +808,8 @@ class CompiledRule:
                         group.previous = group.previous or values[tracked]
                     else:
                         group.current = values[tracked]
+        if self.venue is not None and len(key_names) == 2 and not article_scope:
+            self._venue_keys(view, key_names, groups)
         out: list[Match] = []
         for key, group in groups.items():
             if tracked is not None:
@@ -805,6 +831,46 @@ class CompiledRule:
                     previous=group.previous,
                 )
             )
+        return out
+
+    def _venue_keys(
+        self, view: ArticleText, names: Sequence[str], groups: dict[tuple[str, ...], _Group]
+    ) -> None:
+        """`venue: article`: an actor the article names in a sentence about the trip (or in a
+        list of names) with no place of his own goes to the venue of the pair found nearest
+        before him (after him, when none comes before): the delegation listed after "the
+        talks in Geneva" goes to Geneva."""
+        venues = sorted((unit, key[1]) for key, group in groups.items() for unit in group.units)
+        if not venues:
+            return
+        paired = {key[0] for key in groups}
+        home = self.config.home
+        actors = self.entities[names[0]]
+        assert self.venue is not None
+        context = self.venue.mask(view) & self._none_mask(view)
+        for unit in range(len(view.sentences)):
+            listed = _list_item(view, unit)
+            if not (context >> unit) & 1 and not listed:
+                continue  # neither a sentence about the delegation nor an item of a list
+            reach = _VENUE_REACH_LIST if listed else _VENUE_REACH
+            before = [place for at, place in venues if unit - reach <= at < unit]
+            after = [place for at, place in venues if unit < at <= unit + 1]
+            if not before and not after:
+                continue
+            venue = before[-1] if before else after[0]
+            for _, actor in actors.mentions(view, unit):
+                if actor in paired or venue in home.get(actor, ()):
+                    continue
+                paired.add(actor)
+                groups[(actor, venue)] = _Group([unit], {names[0]: actor, names[1]: venue})
+                venues.append((unit, venue))  # the list goes on: so does its venue
+
+    def _none_mask(self, view: ArticleText) -> int:
+        """The units where none of the rule's `none` words stand (a trip called off)."""
+        out = -1
+        if isinstance(self.root, ConditionNode):
+            for term in self.root.none_ or ():
+                out &= ~term.mask(view)
         return out
 
     def _pairs(self, view: ArticleText, unit: int, names: Sequence[str]) -> list[tuple[str, ...]]:
@@ -842,7 +908,7 @@ class CompiledRule:
                 chosen = [before[-1]]
                 for earlier in reversed(before[:-1]):
                     gap = text[earlier[0] : chosen[-1][0]]
-                    if not _LISTED.match(gap.split(None, 1)[1] if " " in gap else ""):
+                    if not _LISTED.match(_FIRST_WORD.sub("", gap, count=1)):
                         break
                     chosen.append(earlier)
             else:
@@ -868,6 +934,25 @@ _CLAUSE_BREAK = re.compile(
     r"der|die|das|qui|que|dont|quien|quienes|cui|który|która|którzy|które)\b",
     re.IGNORECASE,
 )
+# A line this short that names an actor is an item of a list ("Rustem Umerov;"), not a sentence.
+_LIST_ITEM = 60
+def _list_item(view: ArticleText, unit: int) -> bool:
+    """Whether `unit` is an item of a list of names: a short line after a line ending in a
+    colon, or ending itself in a semicolon or comma ("Рустема Умєрова;")."""
+    text = view.sentences[unit].rstrip()
+    if len(text) > _LIST_ITEM or unit == 0:
+        return False
+    if text.endswith((";", ",")):
+        return True
+    previous = view.sentences[unit - 1].rstrip()
+    return previous.endswith((":", ";"))
+
+
+# How many units back a venue carries to an actor named without a place of his own: the next
+# sentences of the report, or further down a list of names.
+_VENUE_REACH = 2
+_VENUE_REACH_LIST = 12
+
 # How far apart (in characters) an actor and a place of one trip may stand: a traveller named
 # before his destination, in the same stretch of the sentence; one named after it, close by.
 _REACH_BEFORE = 160
@@ -883,6 +968,10 @@ def _breaks(between: str) -> bool:
     """Whether a relative clause left open between an actor and a place separates them."""
     return _CLAUSE_BREAK.search(_CLOSED_CLAUSE.sub(" ", between)) is not None
 
+
+# The first word of the stretch from one actor to the next (the actor's name), without the
+# comma that may close it: "Witkoff, " leaves ", ".
+_FIRST_WORD = re.compile(r"\s*[^\s,;]+\s*")
 
 # What may stand between two actors named together: "Witkoff and Jared Kushner", "A, B and C",
 # "Умеров, Буданов и Кислица", "Witkoff i Kushner", "Witkoff ve Kushner".
@@ -937,16 +1026,33 @@ def _distinct(article: ArticleText, sentences: Iterable[int]) -> tuple[str, ...]
     return tuple(out)
 
 
+_VOWELS = frozenset("aeiouyаеиоуыэюяіїєё")
+
+
 def _spellings(name: str, aliases: Sequence[str]) -> list[str]:
-    """A gazetteer entry's name, its aliases, and the Latin form of each alias written in
-    another script (Умеров → Umerov), as outlets in Latin-script languages write it."""
+    """A gazetteer entry's name, its aliases, the Latin form of each alias written in another
+    script (Умеров → Umerov), as outlets in Latin-script languages write it, and the stem of
+    each that ends in a vowel, which the case endings replace (Москва → Москв-е, Арахамія →
+    Арахамі-ї, Genewa → Genew-ie)."""
     out = [name, *aliases]
     for alias in aliases:
         if any(ch.isalpha() and not ch.isascii() and ord(ch) >= 0x370 for ch in alias):
             latin = transliterate(alias)
             if latin.strip() and latin not in out and any(c.isalpha() for c in latin):
                 out.append(latin)
+    for spelling in list(out):
+        stem = spelling[:-1]
+        if (
+            spelling[-1].lower() in _VOWELS
+            and len(stem) >= _MIN_STEM
+            and stem[-1].isalpha()
+            and stem not in out
+        ):
+            out.append(stem)
     return out
+
+
+_MIN_STEM = 5  # shorter stems would find other words ("Rom" in "Roman")
 
 
 class _Compiler:
@@ -966,7 +1072,8 @@ class _Compiler:
             self.entities[name] = EntityNode(name, canonical)
         root = self.condition(rule.when)
         topic = self.condition(rule.topic) if rule.topic is not None else None
-        return CompiledRule(rule, root, topic=topic, entities=self.entities)
+        venue = self.condition(rule.venue) if rule.venue is not None else None
+        return CompiledRule(rule, root, topic=topic, entities=self.entities, venue=venue)
 
     def condition(self, cond: Condition) -> ConditionNode:
         return ConditionNode(self.terms(cond.any), self.terms(cond.all), self.terms(cond.none))

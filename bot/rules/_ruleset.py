@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.config import RuleConfig
@@ -13,9 +13,25 @@ from bot.models import Match, TriggerState
 from bot.rules._compile import ArticleText, CompiledRule, PhraseIndex, Scan, compile_rules
 from bot.rules._triggers import Decision, decide
 
-__all__ = ["RuleSet"]
+__all__ = ["MAX_TEXT", "MAX_TITLE", "RuleSet"]
 
 log = logging.getLogger("bot.rules")
+
+# The most of an article the rules read: the first MAX_TEXT characters of its text (about
+# 15,000 words, far past any news article) and of its title MAX_TITLE. The rest is skipped.
+MAX_TEXT = 100_000
+MAX_TITLE = 1_000
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text`'s first `limit` characters, ending at a space in the last tenth where there is
+    one, so that no word is cut in two."""
+    if len(text) <= limit:
+        return text
+    space = max(
+        text.rfind(" ", limit - limit // 10, limit), text.rfind("\n", limit - limit // 10, limit)
+    )
+    return text[: space if space > 0 else limit]
 
 
 class RuleSet:
@@ -29,6 +45,9 @@ class RuleSet:
         self._phrases = phrases
         self.rules: tuple[CompiledRule, ...] = tuple(rules)
         self.errors: Counter[str] = Counter()
+        # Articles the rules did not read whole, by reason: "text_cut" (title or text past
+        # MAX_TITLE/MAX_TEXT), "sentence_cut" (a unit past MAX_SENTENCE cut into windows).
+        self.skipped: Counter[str] = Counter()
         # Every gazetteer's phrases with the canonical name each stands for (see `entities`).
         self._canonical: dict[int, str] = {}
         for rule in self.rules:
@@ -57,16 +76,25 @@ class RuleSet:
         text: str,
         published: datetime | None = None,
         lang: str | None = None,
+        skipped: Callable[[str], None] | None = None,
     ) -> list[Match]:
         """What each rule finds in the article, in rule order: one Match per trigger key.
 
         Dates are resolved against `published` (now when unknown); `lang` is the article's
-        language, identified from its text when not given.
+        language, identified from its text when not given. Only the first MAX_TITLE and
+        MAX_TEXT characters are read, and a sentence longer than MAX_SENTENCE is read in
+        windows; each reason an article was not read whole is counted in `skipped` and passed
+        to the `skipped` callback once per article.
         """
+        reasons: list[str] = []
+        original = (title, text)
+        if len(title) > MAX_TITLE or len(text) > MAX_TEXT:
+            title, text = _cut(title, MAX_TITLE), _cut(text, MAX_TEXT)
+            reasons.append("text_cut")
         when = published or datetime.now(UTC)
         if lang is None:
             lang = identify(f"{title}\n{text}")
-        scan = self._scan(title, text, lang)
+        scan = self._scan(title, text, lang, original)
         views: dict[str | int, ArticleText] = {}
 
         def view(scope: str | int) -> ArticleText:
@@ -90,6 +118,12 @@ class RuleSet:
             except Exception:
                 self.errors[rule.id] += 1
                 log.exception("rule.failed", extra={"rule": rule.id, "title": title[:200]})
+        if any(v.cut for v in views.values()):
+            reasons.append("sentence_cut")
+        for reason in reasons:
+            self.skipped[reason] += 1
+            if skipped is not None:
+                skipped(reason)
         return matches
 
     def entities(self, title: str, text: str, lang: str | None = None) -> dict[str, int]:
@@ -98,9 +132,11 @@ class RuleSet:
         number of mentions: what reads the same in every language, for grouping stories."""
         if not self._canonical:
             return {}
+        original = (title, text)
+        title, text = _cut(title, MAX_TITLE), _cut(text, MAX_TEXT)  # what `match` reads
         if lang is None:
             lang = identify(f"{title}\n{text}")
-        scan = self._scan(title, text, lang)
+        scan = self._scan(title, text, lang, original)
         canonical = self._canonical
         # One mention, one count, however many of the name's spellings hit at its position.
         mentions = {
@@ -111,12 +147,19 @@ class RuleSet:
         }
         return dict(Counter(name for _, name, _ in mentions))
 
-    def _scan(self, title: str, text: str, lang: str) -> Scan:
+    def _scan(self, title: str, text: str, lang: str, original: tuple[str, str]) -> Scan:
+        """The scan of the article `original` (as `title` and `text` read it), made once for
+        `match` and `entities` of the same article one after the other."""
         last = self._last
-        if last is not None and last[0] is title and last[1] is text and last[2] == lang:
+        if (
+            last is not None
+            and last[0] is original[0]
+            and last[1] is original[1]
+            and last[2] == lang
+        ):
             return last[3]
         scan = Scan.of(title, text, self._phrases, lang)
-        self._last = (title, text, lang, scan)
+        self._last = (*original, lang, scan)
         return scan
 
     @staticmethod

@@ -6,7 +6,15 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-__all__ = ["Normalized", "fold", "is_word_char", "normalize", "split_sentences"]
+__all__ = [
+    "MAX_SENTENCE",
+    "Normalized",
+    "cut_long",
+    "fold",
+    "is_word_char",
+    "normalize",
+    "split_sentences",
+]
 
 
 class _FoldTable(dict[int, int]):
@@ -277,3 +285,43 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
             spans.append((a, b))
         start = end
     return spans
+
+
+# The longest unit (sentence or paragraph) the rules read whole. A longer one (a table, a list
+# or a page with no sentence ends) is cut into consecutive windows of at most this many
+# characters, at a space where there is one: the rules' work per unit stays bounded.
+MAX_SENTENCE = 1_000
+
+
+def cut_long(
+    text: str, spans: list[tuple[int, int]], limit: int = MAX_SENTENCE
+) -> tuple[list[tuple[int, int]], int]:
+    """`spans` with each span longer than `limit` characters cut into windows of at most
+    `limit`, each ending at the last whitespace of its second half (or at `limit` itself, in
+    text without spaces); and how many spans were cut."""
+    if all(b - a <= limit for a, b in spans):
+        return spans, 0
+    out: list[tuple[int, int]] = []
+    cut = 0
+    for a, b in spans:
+        if b - a <= limit:
+            out.append((a, b))
+            continue
+        cut += 1
+        while b - a > limit:
+            end = a + limit
+            space = end
+            while space > a + limit // 2 and not text[space].isspace():
+                space -= 1
+            if text[space].isspace():
+                end = space
+            stop = end
+            while stop > a and text[stop - 1].isspace():
+                stop -= 1
+            out.append((a, stop))
+            a = end
+            while a < b and text[a].isspace():
+                a += 1
+        if a < b:
+            out.append((a, b))
+    return out, cut

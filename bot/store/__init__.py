@@ -10,6 +10,14 @@ from bot.store._backup import (
 )
 from bot.store._dedup import StoryArticle, StoryRow
 from bot.store._engine import make_engine
+from bot.store._entries import (
+    EntryLookup,
+    EntryRecord,
+    KnownEntry,
+    StoredPage,
+    revision_key,
+    revision_prefix,
+)
 from bot.store._migrations import MIGRATIONS, migrate
 from bot.store._outbox import OutboxRow
 from bot.store._store import (
@@ -28,13 +36,17 @@ __all__ = [
     "BackupError",
     "Claim",
     "DatabaseSummary",
+    "EntryLookup",
+    "EntryRecord",
     "FeedRow",
     "HealthAlert",
+    "KnownEntry",
     "NewAlert",
     "OutboxRow",
     "PollRecord",
     "Store",
     "StoredArticle",
+    "StoredPage",
     "StoryArticle",
     "StoryRow",
     "backup",
@@ -43,5 +55,7 @@ __all__ = [
     "move_to_postgresql",
     "new_id",
     "restore",
+    "revision_key",
+    "revision_prefix",
     "summarize",
 ]

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 
 from bot.store._dedup import DEDUP_TABLES, stories, story_terms
 from bot.store._engine import WRITE_OPTION
+from bot.store._entries import feed_entries, guid_hash
 from bot.store._tables import (
     articles,
     metadata,
@@ -16,7 +17,6 @@ from bot.store._tables import (
     outbox_gates,
     schema_migrations,
     trigger_state,
-    url_copies,
 )
 
 Migration = tuple[str, Callable[[Connection], None]]
@@ -77,9 +77,39 @@ def _outbox_gates(conn: Connection) -> None:
         next(i for i in outbox.indexes if i.name == "ix_outbox_target_queue").create(conn)
 
 
-def _url_copies(conn: Connection) -> None:
-    """`url_copies`: which feeds listed an article another feed stored first."""
-    url_copies.create(conn, checkfirst=True)
+def _feed_entries(conn: Connection) -> None:
+    """`feed_entries`, filled from the articles stored so far (their versions unknown: the
+    next poll takes what the feed says then as read)."""
+    feed_entries.create(conn, checkfirst=True)
+    rows = conn.execute(
+        select(articles.c.id, articles.c.feed_id, articles.c.guid, articles.c.canonical_url)
+        .where(articles.c.feed_id.is_not(None), articles.c.guid != "")
+        .order_by(articles.c.id)
+    ).all()
+    now = datetime.now(UTC)
+    seen: set[tuple[int, str]] = set()
+    batch: list[dict[str, object]] = []
+    for row in rows:
+        ident = (int(row.feed_id), guid_hash(row.guid))
+        if ident in seen:
+            continue
+        seen.add(ident)
+        batch.append(
+            {
+                "feed_id": ident[0],
+                "guid_hash": ident[1],
+                "guid": row.guid,
+                "key": row.canonical_url,
+                "article_id": row.id,
+                "version": None,
+                "seen_at": now,
+            }
+        )
+        if len(batch) >= 5000:
+            conn.execute(feed_entries.insert(), batch)
+            batch = []
+    if batch:
+        conn.execute(feed_entries.insert(), batch)
 
 
 # Append only. A fresh database is created from the current tables and every migration is
@@ -90,7 +120,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("0003_story_index", _story_index),
     ("0004_trigger_value_time", _trigger_value_time),
     ("0005_outbox_gates", _outbox_gates),
-    ("0006_url_copies", _url_copies),
+    ("0006_feed_entries", _feed_entries),
 )
 
 _PG_LOCK_KEY = 0x6E657773626F74  # any constant shared by every replica

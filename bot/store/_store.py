@@ -16,12 +16,10 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeVar
 from sqlalchemy import (
     Connection,
     Engine,
-    Integer,
     and_,
     bindparam,
     func,
     insert,
-    literal,
     or_,
     select,
     update,
@@ -35,18 +33,17 @@ from bot.models import Article, Match, TriggerState
 from bot.store._bulk import Bulk
 from bot.store._dedup import DedupQueries, stories
 from bot.store._engine import WRITE_OPTION, make_engine
+from bot.store._entries import EntryQueries, EntryRecord, revision_prefix
 from bot.store._group import GroupCall
 from bot.store._maintenance import MaintenanceQueries
 from bot.store._migrations import migrate
 from bot.store._outbox import OutboxQueries
 from bot.store._tables import (
-    UTCDateTime,
     articles,
     feed_polls,
     feeds,
     outbox,
     trigger_state,
-    url_copies,
 )
 from bot.store._tables import matches as matches_t
 
@@ -155,7 +152,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class Store(OutboxQueries, MaintenanceQueries, DedupQueries):
+class Store(OutboxQueries, MaintenanceQueries, DedupQueries, EntryQueries):
     """The database underneath every stage.
 
     Methods are synchronous; async callers go through `call`, which runs them on the store's
@@ -517,45 +514,41 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries):
                 )
             )
 
-    def record_url_copies(self, feed_id: int, canonical_urls: Sequence[str], now: datetime) -> int:
-        """Of `canonical_urls` (listed by feed `feed_id`), record those stored from another
-        feed as copies this feed reached; returns how many it reached for the first time."""
-        if not canonical_urls:
-            return 0
-        stored_elsewhere = and_(
-            articles.c.canonical_url.in_(list(canonical_urls)),
-            or_(articles.c.feed_id.is_(None), articles.c.feed_id != feed_id),
-        )
-        with self._read() as conn:  # most polls list only their own articles: no write then
-            if conn.scalar(select(articles.c.id).where(stored_elsewhere).limit(1)) is None:
-                return 0
-        with self._write() as conn:
-            rows = select(
-                literal(feed_id, Integer), articles.c.id, literal(now, UTCDateTime())
-            ).where(stored_elsewhere)
-            stmt = (
-                self._insert(url_copies)
-                .from_select(["feed_id", "article_id", "seen_at"], rows)
-                .on_conflict_do_nothing()
-                .returning(url_copies.c.article_id)
-            )
-            return len(conn.execute(stmt).all())
-
-    def original_of(self, content_hash: str, sig: Signature) -> tuple[int, Duplicate] | None:
+    def original_of(
+        self, content_hash: str, sig: Signature, *, versions_of: str | None = None
+    ) -> tuple[int, Duplicate] | None:
         """The stored original an article duplicates and how it was found, or None, in one
         read: first the oldest original with the same normalized-text hash, then a
-        near-duplicate of `sig` (`near_duplicate_of`; an empty signature has none)."""
+        near-duplicate of `sig` (`near_duplicate_of`; an empty signature has none).
+
+        For a new version of the article stored under the key `versions_of`, its own earlier
+        versions are no originals: a live blog with one more paragraph is not a copy.
+        """
         with self._read() as conn:
-            same_text = conn.scalar(
-                select(articles.c.id)
-                .where(articles.c.content_hash == content_hash, articles.c.duplicate_of.is_(None))
-                .order_by(articles.c.id)
-                .limit(1)
+            query = select(articles.c.id).where(
+                articles.c.content_hash == content_hash, articles.c.duplicate_of.is_(None)
             )
+            if versions_of is not None:
+                query = query.where(~self._versions(versions_of))
+            same_text = conn.scalar(query.order_by(articles.c.id).limit(1))
             if same_text is not None:
                 return int(same_text), "hash"
             near = self.near_duplicate_of(sig, conn=conn)
+            if near is not None and versions_of is not None:
+                own = conn.scalar(
+                    select(articles.c.id).where(articles.c.id == near, self._versions(versions_of))
+                )
+                if own is not None:
+                    return None
             return None if near is None else (near, "near")
+
+    @staticmethod
+    def _versions(key: str) -> Any:
+        """Whether an article is a version of the one stored under `key`."""
+        return or_(
+            articles.c.canonical_url == key,
+            articles.c.canonical_url.startswith(revision_prefix(key), autoescape=True),
+        )
 
     def store_article(
         self,
@@ -570,15 +563,17 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries):
         now: datetime,
         signature: Signature | None = None,
         features: StoryFeatures | None = None,
+        entry: EntryRecord | None = None,
     ) -> StoredArticle | None:
         """Store an article, run its matches through their triggers, and write the alerts
         that are news with their outbox rows: all in one transaction.
 
         Each match's (rule, key) state is locked while it is decided, so replicas racing on
         the same news send it once; `decide` is told when the article was published (None if
-        unknown), so that triggers can weigh reports in publication order.
-        Returns None when another poll stored the same URL first (then nothing of this call is
-        written).
+        unknown), so that triggers can weigh reports in publication order. `entry`, the feed
+        entry that gave the article, is recorded as read. Returns None when another poll
+        stored the same key first (then nothing of this call is written but `entry`, recorded
+        as having given that article).
         """
         with self._write() as conn:
             stmt = (
@@ -605,7 +600,17 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries):
             )
             article_id = conn.execute(stmt).scalar()
             if article_id is None:
+                if entry is not None and feed_id is not None:
+                    first = conn.scalar(
+                        select(articles.c.id).where(
+                            articles.c.canonical_url == article.canonical_url
+                        )
+                    )
+                    if first is not None:
+                        self.remember_entry(conn, feed_id, entry, int(first), now)
                 return None
+            if entry is not None and feed_id is not None:
+                self.remember_entry(conn, feed_id, entry, int(article_id), now)
             story_id: int | None = None
             new_story = False
             if signature is not None and duplicate_of is None:

@@ -118,17 +118,6 @@ articles = Table(
     Index("ix_articles_story_id", "story_id"),
 )
 
-# An article a feed lists after another feed stored it first (the same page reached by two
-# feeds, or through tracking parameters, AMP or a mobile host): one row per feed and article,
-# so a copy counts once however often the feed lists it again.
-url_copies = Table(
-    "url_copies",
-    metadata,
-    Column("feed_id", Integer, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
-    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
-    Column("seen_at", UTCDateTime(), nullable=False),
-)
-
 matches = Table(
     "matches",
     metadata,

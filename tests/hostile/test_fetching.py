@@ -116,9 +116,11 @@ async def test_feed_items_linking_to_internal_or_local_urls_are_never_fetched(
     stored = {a["url"]: a for a in articles}
     assert outcome is not None and outcome.status == "parsed"
     assert internal.seen == []
-    # Only http(s) links become articles; the internal ones keep the feed's summary.
-    assert set(stored) == {links[0], links[3]}
-    assert {a["extraction"] for a in stored.values()} == {"summary"}
+    # Only http(s) links become article links; the internal ones keep the feed's summary, and
+    # entries with other schemes are kept with the feed's text and no link at all.
+    assert set(stored) == {links[0], links[3], ""}
+    assert {a["extraction"] for a in articles} == {"summary"}
+    assert sorted(a["text"] for a in articles if a["url"] == "") == ["Summary 1", "Summary 2"]
 
 
 # -- 2. hostile redirects ----------------------------------------------------------------------

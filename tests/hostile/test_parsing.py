@@ -108,7 +108,7 @@ def test_a_hostile_feed_is_parsed_or_refused_within_a_second_and_50_mb(kind: str
         """,
         """
         try:
-            items, _ = parse_feed("hostile", body, url="http://news.test/feed")
+            items, _, _ = parse_feed("hostile", body, url="http://news.test/feed")
             result = [len(i.title) + len(i.summary) for i in items]
         except PermanentError as exc:
             result = "refused: " + str(exc)
@@ -151,7 +151,7 @@ def test_a_quadratic_blowup_feed_in_utf16_is_refused_too() -> None:
 
 def test_entities_a_feed_declares_for_itself_within_reason_still_expand() -> None:
     body = rss('<!DOCTYPE rss [\n<!ENTITY org "Organisation for Security">\n]>', "The &org;", "x")
-    [item], _ = parse_feed("f", body.encode(), url="http://news.test/feed")
+    [item], _, _ = parse_feed("f", body.encode(), url="http://news.test/feed")
     assert item.title == "The Organisation for Security"
 
 
@@ -321,6 +321,9 @@ PLACEHOLDER = "http://127.0.0.1:8097"  # where feedparser's own harness served t
 
 
 @pytest.mark.acceptance
+# Entries without a link are stored now, each document's from its own fresh extraction worker:
+# about 80 s here where it was 50 s, too close to the default limit on a loaded machine.
+@pytest.mark.timeout(300)
 async def test_where_feedparsers_expectation_holds_the_bots_stored_entries_agree(
     shared: Path, tmp_path: Path
 ) -> None:
