@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.dedup import with_anchors
 from bot.entries import Plan, Work, new_findings, page_keys, plan_entries
 from bot.errors import BotError
 from bot.extract import Extractor, Processed
@@ -19,6 +20,7 @@ from bot.health import (
     feed_health_payload,
     feed_health_transition,
 )
+from bot.language import identify
 from bot.llm import LlmSummarizer
 from bot.metrics import Metrics
 from bot.models import Article, FeedItem, Match
@@ -397,27 +399,37 @@ class Pipeline:
             self.metrics.duplicate(how)
         in_backfill = article.published is not None and now - article.published <= feed.backfill
         found: list[Match] = []
-        if duplicate_of is None and (not baseline or in_backfill):
-            # A new version is read as of its update, and the old one as of the same time.
-            when = (page.item.updated if previous is not None else None) or article.published
-            with self.metrics.time("match"):
-                # Off the event loop: the first article of a language loads its dictionary
-                # (a second or two), and polls must go on meanwhile.
-                found = await asyncio.to_thread(
-                    self.rules.match,
-                    article.title,
-                    article.text,
-                    when or now,
-                    skipped=self.metrics.rule_input_skipped,
-                )
-                if previous is not None and found:
-                    before = await asyncio.to_thread(
-                        self.rules.match, previous["title"], previous["text"], when or now
+        features = fp.features
+        if duplicate_of is None:
+            lang = identify(f"{article.title}\n{article.text}")
+            if not baseline or in_backfill:
+                # A new version is read as of its update, and the old one as of the same time.
+                when = (page.item.updated if previous is not None else None) or article.published
+                with self.metrics.time("match"):
+                    # Off the event loop: the first article of a language reads its dictionary
+                    # (a second or so), and polls must go on meanwhile.
+                    found = await asyncio.to_thread(
+                        self.rules.match,
+                        article.title,
+                        article.text,
+                        when or now,
+                        lang,
+                        skipped=self.metrics.rule_input_skipped,
                     )
-                    said = f"{previous['title']}\n{previous['text']}"
-                    found = new_findings(found, before, said)
-            for m in found:
-                self.metrics.match(m.rule_id)
+                    if previous is not None and found:
+                        before = await asyncio.to_thread(
+                            self.rules.match, previous["title"], previous["text"], when or now, lang
+                        )
+                        said = f"{previous['title']}\n{previous['text']}"
+                        found = new_findings(found, before, said)
+                for m in found:
+                    self.metrics.match(m.rule_id)
+            # The gazetteers' canonical names, read from the scan matching made: a report in
+            # another language joins the story of the same event through them.
+            entities = await asyncio.to_thread(
+                self.rules.entities, article.title, article.text, lang
+            )
+            features = with_anchors(features, entities)
 
         llm_summary: str | None = None
         if self.llm is not None and found:
@@ -456,7 +468,7 @@ class Pipeline:
                 build=build,
                 now=now,
                 signature=fp.signature,
-                features=fp.features,
+                features=features,
                 entry=work.record,
             )
         if stored is None:  # another poll stored this key first: the URL layer of dedup

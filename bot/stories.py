@@ -3,14 +3,19 @@
 An article joins the best-scoring story of the time window when the score reaches
 STORY_THRESHOLD, else it starts a story of its own. The score is
 
-    score = ((1 - LEDE_SHARE) * cos(terms) + LEDE_SHARE * cos(lede)) * 2 ** (-gap / HALF_LIFE)
+    score = max(words, words + ANCHOR_SHARE * (cos(anchors) - cos(terms))) * 2 ** (-gap / HALF_LIFE)
+    words = (1 - LEDE_SHARE) * cos(terms) + LEDE_SHARE * cos(lede)
 
-with both vectors weighted by how rare each term is in the stored corpus (in how many of the
-stored articles' sentences it occurs), and `gap` the time between the article's publication and
-the nearest article of the story. The lede (title and opening sentences) carries the event
-itself; the whole text carries the rest. Two reports hours apart need less in common than two a
-day apart: one event is reported within hours, while a running storyline keeps producing articles
-that share its vocabulary but report new events.
+with the vectors weighted by how rare each term is in the stored corpus (in how many of the stored
+articles' sentences it occurs), and `gap` the time between the article's publication and the
+nearest article of the story. `anchors` are what reads the same in every language (the rule pack's
+canonical entities, numbers in digits: bot.story_features): where they agree better than the words
+do, they take ANCHOR_SHARE of the score from the whole text, so that a report in Russian can join
+the story of the same event told in English, while articles that share their words are scored as
+before. The lede (title and opening sentences) carries the event itself; the whole text carries the
+rest. Two reports hours apart need less in common than two a day apart: one event is reported
+within hours, while a running storyline keeps producing articles that share its vocabulary but
+report new events.
 
 The numbers come from measurement (bench/RESULTS.md). Words alone cannot tell the seed corpus's
 same-event pairs (Putin's Bishkek remarks by two outlets, 2 h apart; the European spy chiefs'
@@ -40,9 +45,11 @@ if TYPE_CHECKING:
 STORY_THRESHOLD = 0.17
 HALF_LIFE = timedelta(hours=36)
 LEDE_SHARE = 0.3
+ANCHOR_SHARE = 0.35
 DEFAULT_WINDOW = timedelta(days=3)
 _VECTOR_TERMS = 150
 _VECTOR_LEDE_TERMS = 60
+_VECTOR_ANCHORS = 40
 _CENTROID_TERMS = 400
 # Pseudo-count of sentences: while the corpus is small every term looks about equally rare.
 _PRIOR_SENTENCES = 10
@@ -74,12 +81,21 @@ def decay(gap: timedelta) -> float:
     return float(2.0 ** (-max(gap, timedelta(0)) / HALF_LIFE))
 
 
+def combine(terms: float, lede: float, anchors: float) -> float:
+    """The similarity of an article to a story from the cosines of their three vectors: the
+    words' score, or the score with the anchors given ANCHOR_SHARE (taken from the whole text)
+    where the anchors agree better than the words do."""
+    words = (1.0 - LEDE_SHARE) * terms + LEDE_SHARE * lede
+    return words + ANCHOR_SHARE * max(0.0, anchors - terms)
+
+
 @dataclass(frozen=True, slots=True)
 class StoryVector:
     """A story's (or an article's) rarity-weighted unit vectors, as compared."""
 
     terms: dict[str, float]
     lede: dict[str, float]
+    anchors: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -88,24 +104,28 @@ class StoryVector:
         lede: Mapping[str, float],
         stats: Mapping[str, int],
         total: int,
+        anchors: Mapping[str, float] | None = None,
     ) -> StoryVector:
         return cls(
             weighted(terms, stats, total, _VECTOR_TERMS),
             weighted(lede, stats, total, _VECTOR_LEDE_TERMS),
+            weighted(anchors or {}, stats, total, _VECTOR_ANCHORS),
         )
 
     def to_json(self) -> dict[str, dict[str, float]]:
-        return {"terms": self.terms, "lede": self.lede}
+        return {"terms": self.terms, "lede": self.lede, "anchors": self.anchors}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Mapping[str, float]]) -> StoryVector:
-        return cls(dict(data["terms"]), dict(data["lede"]))
+        return cls(dict(data["terms"]), dict(data["lede"]), dict(data.get("anchors", {})))
 
 
 def similarity(article: StoryVector, story: StoryVector) -> float:
     """What two vectors have in common, before the time gap counts."""
-    return (1.0 - LEDE_SHARE) * cosine(article.terms, story.terms) + LEDE_SHARE * cosine(
-        article.lede, story.lede
+    return combine(
+        cosine(article.terms, story.terms),
+        cosine(article.lede, story.lede),
+        cosine(article.anchors, story.anchors),
     )
 
 
@@ -128,23 +148,29 @@ class Centroid:
 
     terms: dict[str, float] = field(default_factory=dict)
     lede: dict[str, float] = field(default_factory=dict)
+    anchors: dict[str, float] = field(default_factory=dict)
 
     def add(self, features: StoryFeatures) -> None:
-        for mine, theirs in ((self.terms, features.terms), (self.lede, features.lede)):
+        for mine, theirs in (
+            (self.terms, features.terms),
+            (self.lede, features.lede),
+            (self.anchors, features.anchors),
+        ):
             for t, w in theirs.items():
                 mine[t] = mine.get(t, 0.0) + w
         self.terms = _top(self.terms, _CENTROID_TERMS)
         self.lede = _top(self.lede, _CENTROID_TERMS)
+        self.anchors = _top(self.anchors, _CENTROID_TERMS)
 
     def vector(self, stats: Mapping[str, int], total: int) -> StoryVector:
-        return StoryVector.of(self.terms, self.lede, stats, total)
+        return StoryVector.of(self.terms, self.lede, stats, total, self.anchors)
 
     def to_json(self) -> dict[str, dict[str, float]]:
-        return {"terms": self.terms, "lede": self.lede}
+        return {"terms": self.terms, "lede": self.lede, "anchors": self.anchors}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Mapping[str, float]]) -> Centroid:
-        return cls(dict(data["terms"]), dict(data["lede"]))
+        return cls(dict(data["terms"]), dict(data["lede"]), dict(data.get("anchors", {})))
 
 
 def _top(weights: dict[str, float], limit: int) -> dict[str, float]:

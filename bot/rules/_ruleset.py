@@ -48,6 +48,15 @@ class RuleSet:
         # Articles the rules did not read whole, by reason: "text_cut" (title or text past
         # MAX_TITLE/MAX_TEXT), "sentence_cut" (a unit past MAX_SENTENCE cut into windows).
         self.skipped: Counter[str] = Counter()
+        # Every gazetteer's phrases with the canonical name each stands for (see `entities`).
+        self._canonical: dict[int, str] = {}
+        for rule in self.rules:
+            for node in rule.entities.values():
+                for phrase_id, name in node.canonical.items():
+                    self._canonical.setdefault(phrase_id, name)
+        # The last article's scan: `entities` right after `match` reads it instead of scanning
+        # the article again.
+        self._last: tuple[str, str, str, Scan] | None = None
 
     @classmethod
     def compile(cls, rules: Sequence[RuleConfig]) -> RuleSet:
@@ -78,13 +87,14 @@ class RuleSet:
         to the `skipped` callback once per article.
         """
         reasons: list[str] = []
+        original = (title, text)
         if len(title) > MAX_TITLE or len(text) > MAX_TEXT:
             title, text = _cut(title, MAX_TITLE), _cut(text, MAX_TEXT)
             reasons.append("text_cut")
         when = published or datetime.now(UTC)
         if lang is None:
             lang = identify(f"{title}\n{text}")
-        scan = Scan.of(title, text, self._phrases, lang)
+        scan = self._scan(title, text, lang, original)
         views: dict[str | int, ArticleText] = {}
 
         def view(scope: str | int) -> ArticleText:
@@ -115,6 +125,42 @@ class RuleSet:
             if skipped is not None:
                 skipped(reason)
         return matches
+
+    def entities(self, title: str, text: str, lang: str | None = None) -> dict[str, int]:
+        """The canonical names of the rule set's gazetteers that the article mentions, in any
+        of their spellings, scripts and inflected forms ("Уиткоффа" → "Witkoff"), each with its
+        number of mentions: what reads the same in every language, for grouping stories."""
+        if not self._canonical:
+            return {}
+        original = (title, text)
+        title, text = _cut(title, MAX_TITLE), _cut(text, MAX_TEXT)  # what `match` reads
+        if lang is None:
+            lang = identify(f"{title}\n{text}")
+        scan = self._scan(title, text, lang, original)
+        canonical = self._canonical
+        # One mention, one count, however many of the name's spellings hit at its position.
+        mentions = {
+            (part, canonical[phrase_id], at)
+            for part, hits in ((0, scan.title), (1, scan.text))
+            for phrase_id, at in hits
+            if phrase_id in canonical
+        }
+        return dict(Counter(name for _, name, _ in mentions))
+
+    def _scan(self, title: str, text: str, lang: str, original: tuple[str, str]) -> Scan:
+        """The scan of the article `original` (as `title` and `text` read it), made once for
+        `match` and `entities` of the same article one after the other."""
+        last = self._last
+        if (
+            last is not None
+            and last[0] is original[0]
+            and last[1] is original[1]
+            and last[2] == lang
+        ):
+            return last[3]
+        scan = Scan.of(title, text, self._phrases, lang)
+        self._last = (*original, lang, scan)
+        return scan
 
     @staticmethod
     def decide(

@@ -48,10 +48,10 @@ from bot.store._engine import WRITE_OPTION
 from bot.store._tables import UTCDateTime, articles, feeds, metadata
 from bot.stories import (
     DEFAULT_WINDOW,
-    LEDE_SHARE,
     STORY_THRESHOLD,
     Centroid,
     StoryVector,
+    combine,
     decay,
     gap_to,
 )
@@ -108,8 +108,8 @@ story_term_stats = Table(
 
 # Each story's vector as rows, so that finding the stories an article may join is an indexed
 # lookup of its own terms instead of a scan of every recent story. `kind` 0 is the whole-text
-# vector, 1 the lede; `last_seen` is the story's, repeated here so that the scan of a common
-# term's rows stops at the time window.
+# vector, 1 the lede, 2 the anchors; `last_seen` is the story's, repeated here so that the scan
+# of a common term's rows stops at the time window.
 story_terms = Table(
     "story_terms",
     metadata,
@@ -199,15 +199,16 @@ _UNPACK = {
 def _story_sql(dialect: str) -> dict[str, TextClause]:
     u = {kind: forms[dialect] for kind, forms in _UNPACK.items()}
     return {
-        # The similarity (bot.stories.similarity) of an article to every story of the window
-        # that shares a term with it, summed over the story_terms rows of the article's terms;
-        # the article's weights arrive multiplied by their share of the score.
+        # The cosines of an article's vectors (terms, lede, anchors) with those of every story
+        # of the window that shares a term with it, summed over the story_terms rows of the
+        # article's terms; bot.stories.combine makes them one similarity.
         "candidates": text(
-            f"""SELECT st.story_id AS story_id, SUM(st.weight * a.weight) AS similarity
+            f"""SELECT st.story_id AS story_id, st.kind AS kind,
+                       SUM(st.weight * a.weight) AS cosine
                 FROM ({u["triples"]}) AS a
                 JOIN story_terms AS st
                   ON st.kind = a.kind AND st.term = a.term AND st.last_seen >= :since
-                GROUP BY st.story_id"""  # noqa: S608 - built of constants only
+                GROUP BY st.story_id, st.kind"""  # noqa: S608 - built of constants only
         ).bindparams(bindparam("since", type_=UTCDateTime())),
         "index": text(
             f"""INSERT INTO story_terms (kind, term, last_seen, story_id, weight)
@@ -228,10 +229,12 @@ def _story_sql(dialect: str) -> dict[str, TextClause]:
 _STORY_SQL = {dialect: _story_sql(dialect) for dialect in ("sqlite", "postgresql")}
 
 
-def _triples(vector: StoryVector, share: tuple[float, float] = (1.0, 1.0)) -> str:
-    """A story vector as the JSON of [kind, term, weight] rows (kind 0: terms, 1: lede)."""
-    rows = [[0, t, share[0] * w] for t, w in vector.terms.items()]
-    rows += [[1, t, share[1] * w] for t, w in vector.lede.items()]
+def _triples(vector: StoryVector) -> str:
+    """A story vector as the JSON of [kind, term, weight] rows (kind 0: terms, 1: lede,
+    2: anchors)."""
+    rows = [[0, t, w] for t, w in vector.terms.items()]
+    rows += [[1, t, w] for t, w in vector.lede.items()]
+    rows += [[2, t, w] for t, w in vector.anchors.items()]
     return json.dumps(rows, ensure_ascii=False)
 
 
@@ -424,8 +427,10 @@ class DedupQueries:
         threshold: float,
     ) -> int:
         self._count_terms(conn, features.spread, features.sentences)
-        stats, total = self._term_stats(conn, set(features.terms) | set(features.lede))
-        vector = StoryVector.of(features.terms, features.lede, stats, total)
+        stats, total = self._term_stats(
+            conn, set(features.terms) | set(features.lede) | set(features.anchors)
+        )
+        vector = StoryVector.of(features.terms, features.lede, stats, total, features.anchors)
         best = self._best_story(conn, vector, published, window, threshold)
         if best is None:
             centroid = Centroid()
@@ -456,7 +461,9 @@ class DedupQueries:
         ).one()
         centroid = Centroid.from_json(current.centroid)
         centroid.add(features)
-        stats, total = self._term_stats(conn, set(centroid.terms) | set(centroid.lede))
+        stats, total = self._term_stats(
+            conn, set(centroid.terms) | set(centroid.lede) | set(centroid.anchors)
+        )
         joined = centroid.vector(stats, total)
         last_seen = max(current.last_seen, published)
         conn.execute(
@@ -496,17 +503,20 @@ class DedupQueries:
     ) -> dict[int, float]:
         """The score (bot.stories.score) of every story of the window that reaches
         `threshold`, found through the stories' indexed terms."""
-        if not vector.terms and not vector.lede:
+        if not vector.terms and not vector.lede and not vector.anchors:
             return {}
         rows = conn.execute(
             self._story_sql["candidates"],
             {
-                "vector": _triples(vector, (1.0 - LEDE_SHARE, LEDE_SHARE)),
+                "vector": _triples(vector),
                 "since": published - window,
             },
         ).all()
+        cosines: dict[int, list[float]] = {}
+        for r in rows:
+            cosines.setdefault(int(r.story_id), [0.0, 0.0, 0.0])[int(r.kind)] = float(r.cosine)
         # The time decay only lowers a score: stories below the threshold before it are out.
-        similar = {int(r.story_id): float(r.similarity) for r in rows if r.similarity >= threshold}
+        similar = {sid: sim for sid, c in cosines.items() if (sim := combine(*c)) >= threshold}
         if not similar:
             return {}
         spans = conn.execute(
