@@ -840,7 +840,10 @@ class CompiledRule:
         list of names) with no place of his own goes to the venue of the pair found nearest
         before him (after him, when none comes before): the delegation listed after "the
         talks in Geneva" goes to Geneva."""
-        venues = sorted((unit, key[1]) for key, group in groups.items() for unit in group.units)
+        venues = sorted(
+            {(unit, key[1]) for key, group in groups.items() for unit in group.units}
+            | set(self._trip_places(view, names[1]))
+        )
         if not venues:
             return
         paired = {key[0] for key in groups}
@@ -864,6 +867,29 @@ class CompiledRule:
                 paired.add(actor)
                 groups[(actor, venue)] = _Group([unit], {names[0]: actor, names[1]: venue})
                 venues.append((unit, venue))  # the list goes on: so does its venue
+
+    def _trip_places(self, view: ArticleText, place_name: str) -> Iterator[tuple[int, str]]:
+        """(unit, place) of each destination named in a unit where the rule's words of travel
+        or talks stand, with or without an actor of the gazetteer ("Trump welcomed Zelensky at
+        his Mar-a-Lago estate")."""
+        root = self.root
+        if not isinstance(root, ConditionNode):
+            return
+        words = -1
+        for term in root.all_ or ():
+            if not isinstance(term, EntityNode):
+                words &= term.mask(view)
+        words &= self._none_mask(view)
+        places = self.entities[place_name]
+        for unit in _bits(words & places.mask(view) & ((1 << len(view.sentences)) - 1)):
+            text = view.title if unit == 0 and view.title else view.text
+            for position, place in places.mentions(view, unit):
+                if not (
+                    is_dateline(text, position)
+                    or is_time_reference(text, position)
+                    or not is_destination(text, position, view.lang)
+                ):
+                    yield unit, place
 
     def _none_mask(self, view: ArticleText) -> int:
         """The units where none of the rule's `none` words stand (a trip called off)."""
