@@ -304,3 +304,16 @@ def test_an_abbreviated_month_does_not_end_a_sentence() -> None:
         "The deadline is Nov. 27.",
         "Talks go on.",
     ]
+
+
+def test_reading_an_article_keeps_no_whole_dictionary_loaded() -> None:
+    from bot.config import RuleConfig
+    from bot.language._lemmas import _dictionaries
+    from bot.rules import RuleSet
+
+    rule = RuleConfig.model_validate({"id": "r", "when": {"any": ["визит"]}})
+    rules = RuleSet.compile([rule])
+    found = rules.match("", "Визита не будет: стороны говорят о визитах позже.", lang="ru")
+    assert [m.rule_id for m in found] == ["r"]  # inflected forms found through the table
+    # the whole Russian dictionary (80 MB and more) was read to build the table, then let go
+    assert _dictionaries()._get_dictionary.cache_info().currsize == 0

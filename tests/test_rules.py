@@ -550,3 +550,26 @@ def test_split_sentences(text: str, expected: list[str]) -> None:
 def test_split_sentences_spans_point_into_the_text() -> None:
     text = "  One.   Two!  "
     assert split_sentences(text) == [(2, 6), (9, 13)]
+
+
+def test_two_phrases_of_one_lemma_in_two_rules_are_both_found() -> None:
+    # "Україна" and "Україні" read "україна" alike: each rule keeps its own phrase
+    rules = RuleSet.compile(
+        [rule({"any": ["Україна"]}, id="nominative"), rule({"any": ["Україні"]}, id="locative")]
+    )
+    found = rules.match("", "Переговори щодо миру в Україною тривають.", lang="uk")
+    assert sorted(m.rule_id for m in found) == ["locative", "nominative"]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Kushnera widziano w Berlinie.", True),  # -a: an ending
+        ("Witkoffovi poděkoval.", True),  # -ovi: an ending of three letters
+        ("Witkoffovými slovy.", False),  # five letters: another word
+    ],
+)
+def test_a_name_takes_an_ending_of_at_most_four_letters(text: str, found: bool) -> None:
+    entities = {"envoy": ["Kushner", "Witkoff"]}
+    compiled = RuleSet.compile([rule({"all": [{"entity": "envoy"}]}, entities=entities)])
+    assert bool(compiled.match("", text, lang="cs")) is found

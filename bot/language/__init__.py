@@ -8,12 +8,13 @@ downloaded at run time.
 
 from bot.language._context import is_dateline, is_destination, is_time_reference
 from bot.language._identify import UNKNOWN, identify
-from bot.language._lemmas import LemmaStream, lemma, lemma_language, lemma_stream
+from bot.language._lemmas import LemmaStream, LemmaTable, lemma, lemma_language, lemma_stream
 from bot.language._scripts import is_spaceless, needs_boundary, strip_marks, transliterate
 
 __all__ = [
     "UNKNOWN",
     "LemmaStream",
+    "LemmaTable",
     "identify",
     "is_dateline",
     "is_destination",

@@ -24,8 +24,8 @@ _TIME_BEFORE = re.compile(
 )
 # "previous talks in Geneva", "the last round in Abu Dhabi": an earlier meeting named in passing.
 _EARLIER_BEFORE = re.compile(
-    r"\b(?:previous|earlier|last|recent|prior|past|former|first)\s+(?:[\w-]+\s+){0,3}"
-    r"(?:in|at)\s+$",
+    r"\b(?:previous|earlier|last|recent|prior|past|former)\s+(?:rounds?\s+of\s+)?"
+    r"(?:talks|rounds?|meetings?|summits?|negotiations)\s+(?:in|at)\s+$",
     re.IGNORECASE,
 )
 # Postpositions: Turkish "Cenevre'den sonra", Finnish "Geneven jälkeen".

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
+from typing import Any
 
-__all__ = ["LemmaStream", "lemma", "lemma_language", "lemma_stream"]
+__all__ = ["LemmaStream", "LemmaTable", "lemma", "lemma_language", "lemma_stream"]
 
 # Languages whose identifier codes differ from simplemma's (Serbo-Croatian is one dictionary;
 # Norwegian Bokmål is the written standard of most Norwegian news).
@@ -28,6 +30,29 @@ _CACHE_LIMIT = 200_000  # tokens per language
 _caches: dict[str, dict[str, str]] = {}  # language -> token -> lemma
 
 
+@cache
+def _dictionaries() -> Any:
+    """simplemma's dictionary loader, keeping one language at a time. A whole dictionary takes
+    80 MB or more once loaded and its own default keeps eight: the bot reads whole dictionaries
+    only to build a `LemmaTable`, then lets them go."""
+    from simplemma.strategies.dictionaries import DefaultDictionaryFactory
+
+    return DefaultDictionaryFactory(cache_max_size=1)
+
+
+@cache
+def _lemmatizer() -> Any:
+    from simplemma import Lemmatizer
+    from simplemma.strategies import DefaultStrategy
+
+    return Lemmatizer(lemmatization_strategy=DefaultStrategy(dictionary_factory=_dictionaries()))
+
+
+def release_dictionaries() -> None:
+    """Let go of the whole dictionary loaded last (the tables built from it stay)."""
+    _dictionaries()._get_dictionary.cache_clear()
+
+
 def lemma(token: str, lang: str) -> str:
     """The lower-case lemma of `token` in `lang` ("москве" → "москва", "reist" → "reisen");
     the token itself, lower-cased, where the dictionary does not know it."""
@@ -40,10 +65,8 @@ def lemma(token: str, lang: str) -> str:
     code = lemma_language(lang)
     result = token.lower()
     if code is not None and not token.isdigit():
-        import simplemma
-
         try:
-            result = simplemma.lemmatize(token, lang=code).lower()
+            result = str(_lemmatizer().lemmatize(token, code)).lower()
         except (ValueError, KeyError):  # a token the library cannot take: keep it as it is
             result = token.lower()
     if len(cache) >= _CACHE_LIMIT:
@@ -64,6 +87,30 @@ def _in_word_apostrophe(word: str) -> bool:
     return at > 0 and "\u0400" <= word[at - 1] <= "\u04ff"
 
 
+class LemmaTable:
+    """Of one language's dictionary, only the forms whose lemma is one of `wanted` (the lemmas
+    of a rule set's phrases), lower-cased: a few thousand entries where the whole dictionary
+    holds millions. A word not in it stands for itself."""
+
+    def __init__(self, lang: str, wanted: Iterable[str]) -> None:
+        self.lang = lang
+        targets = {w for w in wanted if w}
+        self.forms: dict[str, str] = {w: w for w in targets}
+        code = lemma_language(lang)
+        if code is None or not targets:
+            return
+        raw = _dictionaries().get_dictionary(code)._dict  # form -> lemma, both UTF-8 bytes
+        keys = {v.encode(): v for w in targets for v in (w, w.capitalize(), w.upper())}
+        for form, found in raw.items():
+            target = keys.get(found)
+            if target is not None:
+                self.forms.setdefault(form.decode().lower(), target.lower())
+        release_dictionaries()
+
+    def __len__(self) -> int:
+        return len(self.forms)
+
+
 @dataclass(frozen=True, slots=True)
 class LemmaStream:
     """A text's words as lemmas, one space apart (a `|` where punctuation stood between two
@@ -80,8 +127,9 @@ class LemmaStream:
         return self.origins[max(i, 0)] if self.origins else 0
 
 
-def lemma_stream(text: str, lang: str) -> LemmaStream | None:
-    """`text` as lemmas in `lang`, or None where `lang` has no dictionary."""
+def lemma_stream(text: str, lang: str, table: LemmaTable | None = None) -> LemmaStream | None:
+    """`text` as lemmas in `lang`, or None where `lang` has no dictionary. With a `table`,
+    only its lemmas are read (and nothing is loaded); without, every word's (see `lemma`)."""
     if lemma_language(lang) is None:
         return None
     # This runs over every word of every article, so it works on whole lists (split, map,
@@ -105,11 +153,16 @@ def lemma_stream(text: str, lang: str) -> LemmaStream | None:
                 else:
                     words[i] = tail
                     origins[i] += len(head) + 1
-    cache = _caches.setdefault(lang, {})
-    lemmas = [
-        found if found is not None else lemma(word, lang)
-        for found, word in zip(map(cache.get, words), words, strict=True)
-    ]
+    if table is not None:
+        forms = table.forms
+        lowered = [w.lower() for w in words]
+        lemmas = [forms.get(w, w) for w in lowered]
+    else:
+        cache = _caches.setdefault(lang, {})
+        lemmas = [
+            found if found is not None else lemma(word, lang)
+            for found, word in zip(map(cache.get, words), words, strict=True)
+        ]
     pieces: list[str] = [""] * (2 * n - 1)
     pieces[0::2] = lemmas
     pieces[1::2] = [

@@ -24,6 +24,7 @@ from bot.config import (
 )
 from bot.language import (
     UNKNOWN,
+    LemmaTable,
     is_dateline,
     is_destination,
     is_time_reference,
@@ -65,9 +66,11 @@ class _Key:
 
 
 class _Automaton(Protocol):
-    def add_word(self, key: str, value: _Key) -> bool: ...
+    # Each form holds every phrase it stands for: in a lemma automaton, several phrases may
+    # share one lemma ("Україна" and "Україні" both read "україна").
+    def add_word(self, key: str, value: tuple[_Key, ...]) -> bool: ...
     def make_automaton(self) -> None: ...
-    def iter(self, string: str) -> Iterator[tuple[int, _Key]]: ...
+    def iter(self, string: str) -> Iterator[tuple[int, tuple[_Key, ...]]]: ...
 
 
 # The longest inflectional ending a name may take in running text: "Уиткофф|ом", "Witkoff|in",
@@ -88,6 +91,8 @@ class PhraseIndex:
     def __init__(self) -> None:
         self._ids: dict[str, int] = {}
         self._inflects: set[str] = set()
+        self._written: dict[int, str] = {}
+        self._tables: dict[str, LemmaTable] = {}
         self._automaton: _Automaton | None = None
         self._lemma_automata: dict[str, _Automaton | None] = {}
 
@@ -96,21 +101,24 @@ class PhraseIndex:
 
         `inflects`: a name, found with an inflectional ending too ("Witkoff" in "Witkoffa").
         """
-        key = strip_marks(normalize(phrase.strip()).text)
+        written = normalize(phrase.strip()).text
+        key = strip_marks(written)
         if not key:
             raise ValueError("empty phrase")
         if self._automaton is not None:
             raise RuntimeError("the automaton is already built")
         if inflects and len(key) >= _MIN_INFLECTING and needs_boundary(key[-1]):
             self._inflects.add(key)
-        return self._ids.setdefault(key, len(self._ids))
+        phrase_id = self._ids.setdefault(key, len(self._ids))
+        self._written.setdefault(phrase_id, written)  # lemmas are read from the accented form
+        return phrase_id
 
     def build(self) -> None:
         if self._automaton is not None or not self._ids:
             return
         automaton: _Automaton = ahocorasick.Automaton()
         for key, phrase_id in self._ids.items():
-            automaton.add_word(key, self._key(key, phrase_id, len(key)))
+            automaton.add_word(key, (self._key(key, phrase_id, len(key)),))
         automaton.make_automaton()
         self._automaton = automaton
 
@@ -138,7 +146,7 @@ class PhraseIndex:
         ]
         lemmas = self._lemma_automaton(lang)
         if lemmas is not None:
-            stream = lemma_stream(norm.text, lang)
+            stream = lemma_stream(norm.text, lang, self._tables.get(lang))
             if stream is not None:
                 seen = set(hits)
                 for phrase_id, start in _hits(lemmas, strip_marks(stream.text)):
@@ -155,20 +163,29 @@ class PhraseIndex:
             return self._lemma_automata[lang]
         automaton: _Automaton | None = None
         if self._ids and lemma_language(lang) is not None:
-            built: _Automaton = ahocorasick.Automaton()
-            added = 0
+            forms: dict[str, dict[int, _Key]] = {}
+            wanted: set[str] = set()
             for key, phrase_id in self._ids.items():
                 # The phrase's own lemmas, and the phrase as written: a dictionary may take a
                 # word one way alone and another in text ("meeting" → "meet", "meetings" →
                 # "meeting"), and the written form must meet the text's lemma either way.
-                stream = lemma_stream(key, lang)
+                stream = lemma_stream(self._written[phrase_id], lang)
                 lemma_key = strip_marks(stream.text) if stream is not None else ""
+                if stream is not None:
+                    wanted.update(stream.text.split())
+                    wanted.update(self._written[phrase_id].split())
                 for form in {lemma_key, key}:
-                    if form and "|" not in form and built.add_word(
-                        form, self._key(key, phrase_id, len(form))
-                    ):
-                        added += 1
-            if added:  # a set of punctuation-only phrases has no lemmas at all
+                    if form and "|" not in form:
+                        forms.setdefault(form, {})[phrase_id] = self._key(
+                            key, phrase_id, len(form)
+                        )
+            # Articles are read through the forms of these lemmas only: the whole dictionary
+            # is let go once the table is built.
+            self._tables[lang] = LemmaTable(lang, wanted - {"|"})
+            if forms:  # a set of punctuation-only phrases has no lemmas at all
+                built: _Automaton = ahocorasick.Automaton()
+                for form, keys in forms.items():
+                    built.add_word(form, tuple(keys.values()))
                 built.make_automaton()
                 automaton = built
         self._lemma_automata[lang] = automaton
@@ -179,27 +196,28 @@ def _hits(automaton: _Automaton, s: str) -> list[tuple[int, int]]:
     """(phrase id, start) of each hit of `automaton` in `s` that stands on word boundaries."""
     out: list[tuple[int, int]] = []
     n = len(s)
-    for end, key in automaton.iter(s):
-        start = end - key.length + 1
-        # is_word_char inlined: this loop runs for every raw hit of every article
-        if key.word_start and start > 0:
-            before = s[start - 1]
-            if before.isalnum() or before == "_":
-                continue
-        if key.word_end and end + 1 < n:
-            after = s[end + 1]
-            if after.isalnum() or after == "_":
-                if not key.inflects:
+    for end, keys in automaton.iter(s):
+        for key in keys:
+            start = end - key.length + 1
+            # is_word_char inlined: this loop runs for every raw hit of every article
+            if key.word_start and start > 0:
+                before = s[start - 1]
+                if before.isalnum() or before == "_":
                     continue
-                stop = end + 1
-                limit = min(n, end + 2 + MAX_ENDING)
-                while stop < limit and s[stop].isalpha():
-                    stop += 1
-                if stop < n and (s[stop].isalnum() or s[stop] == "_"):
-                    continue  # the word runs on: another word, not an ending
-                if s[end + 1 : stop] in _DERIVATIONS:
-                    continue  # "Parisian", "Trumpism": a word made from the name
-        out.append((key.phrase_id, start))
+            if key.word_end and end + 1 < n:
+                after = s[end + 1]
+                if after.isalnum() or after == "_":
+                    if not key.inflects:
+                        continue
+                    stop = end + 1
+                    limit = min(n, end + 1 + MAX_ENDING)
+                    while stop < limit and s[stop].isalpha():
+                        stop += 1
+                    if stop < n and (s[stop].isalnum() or s[stop] == "_"):
+                        continue  # the word runs on: another word, not an ending
+                    if s[end + 1 : stop] in _DERIVATIONS:
+                        continue  # "Parisian", "Trumpism": a word made from the name
+            out.append((key.phrase_id, start))
     return out
 
 
@@ -853,7 +871,10 @@ class CompiledRule:
         list of names) with no place of his own goes to the venue of the pair found nearest
         before him (after him, when none comes before): the delegation listed after "the
         talks in Geneva" goes to Geneva."""
-        venues = sorted((unit, key[1]) for key, group in groups.items() for unit in group.units)
+        venues = sorted(
+            {(unit, key[1]) for key, group in groups.items() for unit in group.units}
+            | set(self._trip_places(view, names[1]))
+        )
         if not venues:
             return
         paired = {key[0] for key in groups}
@@ -877,6 +898,29 @@ class CompiledRule:
                 paired.add(actor)
                 groups[(actor, venue)] = _Group([unit], {names[0]: actor, names[1]: venue})
                 venues.append((unit, venue))  # the list goes on: so does its venue
+
+    def _trip_places(self, view: ArticleText, place_name: str) -> Iterator[tuple[int, str]]:
+        """(unit, place) of each destination named in a unit where the rule's words of travel
+        or talks stand, with or without an actor of the gazetteer ("Trump welcomed Zelensky at
+        his Mar-a-Lago estate")."""
+        root = self.root
+        if not isinstance(root, ConditionNode):
+            return
+        words = -1
+        for term in root.all_ or ():
+            if not isinstance(term, EntityNode):
+                words &= term.mask(view)
+        words &= self._none_mask(view)
+        places = self.entities[place_name]
+        for unit in _bits(words & places.mask(view) & ((1 << len(view.sentences)) - 1)):
+            text = view.title if unit == 0 and view.title else view.text
+            for position, place in places.mentions(view, unit):
+                if not (
+                    is_dateline(text, position)
+                    or is_time_reference(text, position)
+                    or not is_destination(text, position, view.lang)
+                ):
+                    yield unit, place
 
     def _none_mask(self, view: ArticleText) -> int:
         """The units where none of the rule's `none` words stand (a trip called off)."""
