@@ -258,7 +258,7 @@ def _local(tag: object) -> str:
 def export_opml(
     feeds: Sequence[OpmlFeed | tuple[str, str]],
     *,
-    title: str = "newsbot feeds",
+    title: str = "news-alert-bot feeds",
     now: datetime | None = None,
 ) -> bytes:
     """An OPML 2.0 document subscribing to each feed, in order.

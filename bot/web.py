@@ -50,7 +50,7 @@ class StatusServer:
         metrics: Metrics | None = None,
         now: Callable[[], datetime] = utc_now,
         failure_threshold: int = DEFAULT_FAILURE_THRESHOLD,
-        name: str = "newsbot",
+        name: str = "news-alert-bot",
         refused_edit: Callable[[], RefusedEdit | None] | None = None,
     ) -> None:
         self.store: Store | None = None

@@ -246,7 +246,7 @@ async def test_the_status_page_lists_the_alerts_of_a_seed_replay_with_no_console
             errors = page.errors()
         finally:
             await server.stop()
-    assert title == "newsbot status"
+    assert title == "news-alert-bot status"
     assert errors == []
     assert pwned is None  # nothing from the article ran
     replayed = [m for m in matches if m["alert_id"] != hostile]
