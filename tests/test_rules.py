@@ -304,9 +304,9 @@ class CountingPattern:
         self.pattern = pattern
         self.searched: list[str] = []
 
-    def search(self, text: str) -> re.Match[str] | None:
-        self.searched.append(text)
-        return self.compiled.search(text)
+    def search(self, text: str, pos: int = 0) -> re.Match[str] | None:
+        self.searched.append(text[pos:])
+        return self.compiled.search(text, pos)
 
 
 def _regex_nodes(rules: RuleSet) -> list[RegexNode]:
@@ -332,6 +332,20 @@ def test_regexes_run_only_on_sentences_the_phrases_allow() -> None:
     text = "One. Two. Witkoff meets Putin. Three. Four meets five."
     assert [m.evidence for m in rules.match("", text)] == [("Witkoff meets Putin.",)]
     assert counting.searched == ["Witkoff meets Putin."]
+
+
+def test_a_rule_of_regexes_alone_walks_the_text_once_not_every_sentence() -> None:
+    rules = RuleSet.compile([rule({"all": [{"regex": r"\d+-point"}, {"regex": "plan"}]})])
+    first = next(n for n in _regex_nodes(rules) if "point" in n.pattern.pattern)
+    counting = CountingPattern(first.pattern.pattern)
+    first.pattern = counting  # type: ignore[assignment]
+    sentences = [f"Sentence {i} says nothing." for i in range(40)]
+    sentences[25] = "A 28-point plan was shown."
+    text = " ".join(sentences)
+    assert [m.evidence for m in rules.match("", text)] == [("A 28-point plan was shown.",)]
+    # two to walk the text (the match, then no other), one to confirm its sentence, one more
+    # at most for the evidence; one search per sentence would be 40 and more
+    assert len(counting.searched) <= 4
 
 
 def test_a_regex_shared_by_rules_is_compiled_once() -> None:
