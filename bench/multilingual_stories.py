@@ -217,8 +217,9 @@ def report(result: Result, words_only: Result | None = None) -> str:
             "",
             f"With anchors: {1000 * result.seconds / result.articles:.1f} ms per article "
             "(features, entities and assignment). Most of it is the language layer loading "
-            "lemma dictionaries for the entity scan: simplemma keeps 8 loaded, and a stream "
-            "of 26 languages in time order loads them again and again.",
+            "the pack's lemma table of each language the first time it meets one (the "
+            "whole dictionary read once, about half a second to two seconds): 26 languages in "
+            "180 articles.",
         ]
     )
 
