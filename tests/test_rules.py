@@ -587,3 +587,16 @@ def test_a_name_takes_an_ending_of_at_most_four_letters(text: str, found: bool) 
     entities = {"envoy": ["Kushner", "Witkoff"]}
     compiled = RuleSet.compile([rule({"all": [{"entity": "envoy"}]}, entities=entities)])
     assert bool(compiled.match("", text, lang="cs")) is found
+
+
+def test_a_failing_language_layer_loses_no_article(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.rules._ruleset as ruleset
+
+    def broken(text: str) -> str:
+        raise RuntimeError("identifier broke")
+
+    monkeypatch.setattr(ruleset, "identify", broken)
+    rules = RuleSet.compile([rule({"all": ["Witkoff", "Moscow"]})])
+    found = rules.match("", "Witkoff flew to Moscow on Tuesday.")
+    assert [m.rule_id for m in found] == ["r"]  # read as written
+    assert rules.errors == {ruleset.LANGUAGE_ERRORS: 1}

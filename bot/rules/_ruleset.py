@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.config import RuleConfig
-from bot.language import identify
+from bot.language import UNKNOWN, identify
 from bot.models import Match, TriggerState
 from bot.rules._compile import ArticleText, CompiledRule, PhraseIndex, Scan, compile_rules
 from bot.rules._triggers import Decision, decide
@@ -16,6 +16,8 @@ from bot.rules._triggers import Decision, decide
 __all__ = ["MAX_TEXT", "MAX_TITLE", "RuleSet"]
 
 log = logging.getLogger("bot.rules")
+
+LANGUAGE_ERRORS = "(language)"  # the key of `errors` for failures of the language layer
 
 # The most of an article the rules read: the first MAX_TEXT characters of its text (about
 # 15,000 words, far past any news article) and of its title MAX_TITLE. The rest is skipped.
@@ -92,9 +94,7 @@ class RuleSet:
             title, text = _cut(title, MAX_TITLE), _cut(text, MAX_TEXT)
             reasons.append("text_cut")
         when = published or datetime.now(UTC)
-        if lang is None:
-            lang = identify(f"{title}\n{text}")
-        scan = self._scan(title, text, lang, original)
+        scan = self._contained_scan(title, text, lang, original)
         views: dict[str | int, ArticleText] = {}
 
         def view(scope: str | int) -> ArticleText:
@@ -134,9 +134,7 @@ class RuleSet:
             return {}
         original = (title, text)
         title, text = _cut(title, MAX_TITLE), _cut(text, MAX_TEXT)  # what `match` reads
-        if lang is None:
-            lang = identify(f"{title}\n{text}")
-        scan = self._scan(title, text, lang, original)
+        scan = self._contained_scan(title, text, lang, original)
         canonical = self._canonical
         # One mention, one count, however many of the name's spellings hit at its position.
         mentions = {
@@ -146,6 +144,21 @@ class RuleSet:
             if phrase_id in canonical
         }
         return dict(Counter(name for _, name, _ in mentions))
+
+    def _contained_scan(
+        self, title: str, text: str, lang: str | None, original: tuple[str, str]
+    ) -> Scan:
+        """The article's scan in its language; where identifying it or reading its lemmas
+        fails, the scan of the text as written (counted in `errors` as "language", logged),
+        so that no article is lost to the language layer."""
+        try:
+            if lang is None:
+                lang = identify(f"{title}\n{text}")
+            return self._scan(title, text, lang, original)
+        except Exception:
+            self.errors[LANGUAGE_ERRORS] += 1
+            log.exception("rules.language_failed", extra={"lang": lang, "title": title[:200]})
+            return self._scan(title, text, UNKNOWN, original)
 
     def _scan(self, title: str, text: str, lang: str, original: tuple[str, str]) -> Scan:
         """The scan of the article `original` (as `title` and `text` read it), made once for
