@@ -714,18 +714,8 @@ class Extractor:
                     return None
                 return (distinct[0] if len(distinct) == 1 else distinct), "current"
             m = self.pattern.search(text)
-            if m is None:
-                return None
-            if spec.group is not None:
-                got = m.group(spec.group)
-            elif m.re.groups:
-                got = next((g for g in m.groups() if g is not None), m.group(0))
-            else:
-                got = m.group(0)
-            if got is None:
-                return None
-            got = " ".join(got.split())
-            return (spec.format.replace("{}", got) if spec.format else got), "current"
+            value = None if m is None else self._regex_value(m)
+            return None if value is None else (value, "current")
         if isinstance(spec, DateExtract):
             if spec.date == "deadline":
                 mention = deadline_in(text, published, lang)
