@@ -892,6 +892,10 @@ class RuleConfig(_Frozen):
     # the talks without naming the place ("the delegation is led by Umerov"). An actor named in
     # one of them, or in a list of names, is paired with the place of the pair found just before.
     venue: Condition | None = None
+    # For the same rules: the larger place each place lies in (`{Miami: Florida, Geneva:
+    # Switzerland}`). A match names the chain in its value `within`, and an article's pair at
+    # the larger place gives way to the same actor's pair at a place inside it.
+    within: Mapping[str, str] = Field(default_factory=dict)
     trigger: TriggerConfig = TriggerConfig()
     cooldown: PositiveDuration | None = None
     notify: Annotated[

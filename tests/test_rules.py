@@ -600,3 +600,21 @@ def test_a_failing_language_layer_loses_no_article(monkeypatch: pytest.MonkeyPat
     found = rules.match("", "Witkoff flew to Moscow on Tuesday.")
     assert [m.rule_id for m in found] == ["r"]  # read as written
     assert rules.errors == {ruleset.LANGUAGE_ERRORS: 1}
+
+
+def test_a_pair_names_the_larger_places_and_gives_way_to_a_closer_one() -> None:
+    pair = rule(
+        {"all": [{"entity": "envoy"}, {"entity": "place"}, "arrived"]},
+        entities={"envoy": ["Witkoff"], "place": ["Miami", "Florida", "Geneva"]},
+        within={"Miami": "Florida", "Florida": "United States"},
+        trigger={"kind": "new", "key": ["envoy", "place"], "window": "10d"},
+    )
+    rules = RuleSet.compile([pair])
+    text = "Witkoff arrived in Florida on Sunday. Witkoff arrived in Miami for the talks."
+    found = rules.match("", text, lang="en")
+    # one trip: the Florida pair gives way to the Miami one, which names where Miami lies
+    assert [(m.key, m.values.get("within")) for m in found] == [
+        (("Witkoff", "Miami"), "Florida, United States")
+    ]
+    elsewhere = rules.match("", "Witkoff arrived in Geneva.", lang="en")
+    assert [(m.key, m.values.get("within")) for m in elsewhere] == [(("Witkoff", "Geneva"), None)]

@@ -852,6 +852,8 @@ class CompiledRule:
                         group.current = values[tracked]
         if self.venue is not None and len(key_names) == 2 and not article_scope:
             self._venue_keys(view, key_names, groups)
+        if cfg.within and len(key_names) == 2:
+            self._place_levels(key_names, groups)
         out: list[Match] = []
         for key, group in groups.items():
             if tracked is not None:
@@ -874,6 +876,28 @@ class CompiledRule:
                 )
             )
         return out
+
+    def _place_levels(
+        self, names: Sequence[str], groups: dict[tuple[str, ...], _Group]
+    ) -> None:
+        """`within`: each pair's values name the larger places its place lies in ("Miami" →
+        "Florida"), and a pair at a larger place gives way to the same actor's pair at a place
+        inside it: "in Miami" and "in Florida" in one report are one trip."""
+        within = self.config.within
+        chains: dict[str, list[str]] = {}
+        for _, place in list(groups):
+            chain: list[str] = []
+            at = within.get(place)
+            while at is not None and at not in chain and len(chain) < _MAX_LEVELS:
+                chain.append(at)
+                at = within.get(at)
+            chains[place] = chain
+        for key in list(groups):
+            actor, place = key
+            if any(place in chains[other] for a, other in groups if a == actor and other != place):
+                del groups[key]  # the same trip, named more closely elsewhere in the article
+            elif chains[place]:
+                groups[key].values["within"] = ", ".join(chains[place])
 
     def _venue_keys(
         self, view: ArticleText, names: Sequence[str], groups: dict[tuple[str, ...], _Group]
@@ -1002,6 +1026,8 @@ _CLAUSE_BREAK = re.compile(
     r"der|die|das|qui|que|dont|quien|quienes|cui|który|która|którzy|które)\b",
     re.IGNORECASE,
 )
+_MAX_LEVELS = 5  # places within places: a loop in `within` stops here
+
 # A line this short that names an actor is an item of a list ("Rustem Umerov;"), not a sentence.
 _LIST_ITEM = 60
 def _list_item(view: ArticleText, unit: int) -> bool:
