@@ -6,7 +6,7 @@ libraries that ship their models in the package (py3langid, simplemma, anyascii)
 downloaded at run time.
 """
 
-from bot.language._context import is_dateline, is_destination, is_time_reference
+from bot.language._context import is_dateline, is_destination, is_time_reference, is_trip_place
 from bot.language._identify import UNKNOWN, identify
 from bot.language._lemmas import LemmaStream, LemmaTable, lemma, lemma_language, lemma_stream
 from bot.language._scripts import is_spaceless, needs_boundary, strip_marks, transliterate
@@ -20,6 +20,7 @@ __all__ = [
     "is_destination",
     "is_spaceless",
     "is_time_reference",
+    "is_trip_place",
     "lemma",
     "lemma_language",
     "lemma_stream",

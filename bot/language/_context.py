@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["is_dateline", "is_time_reference"]
+__all__ = ["is_dateline", "is_destination", "is_time_reference", "is_trip_place"]
 
 # Before a dateline's place only a crawler's date stamp, a bullet or nothing stands on its line.
 _LINE_PREFIX = re.compile(r"^[\s•·*>|-]*(?:date\s+\d{4}-\d{2}(?:-\d{2})?\s*)?$", re.IGNORECASE)
@@ -116,3 +116,11 @@ def is_destination(text: str, position: int, lang: str) -> bool:
         if word in _STOPS:
             return False
     return False
+
+
+def is_trip_place(text: str, position: int, lang: str) -> bool:
+    """Whether the place name at `position` is where someone goes or is: not a dateline, not
+    a time reference, and standing where a destination stands in `lang`."""
+    return not (is_dateline(text, position) or is_time_reference(text, position)) and (
+        is_destination(text, position, lang)
+    )

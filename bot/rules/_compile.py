@@ -25,9 +25,7 @@ from bot.config import (
 from bot.language import (
     UNKNOWN,
     LemmaTable,
-    is_dateline,
-    is_destination,
-    is_time_reference,
+    is_trip_place,
     lemma_language,
     lemma_stream,
     needs_boundary,
@@ -950,11 +948,7 @@ class CompiledRule:
         for unit in _bits(words & places.mask(view) & ((1 << len(view.sentences)) - 1)):
             text = view.title if unit == 0 and view.title else view.text
             for position, place in places.mentions(view, unit):
-                if not (
-                    is_dateline(text, position)
-                    or is_time_reference(text, position)
-                    or not is_destination(text, position, view.lang)
-                ):
+                if is_trip_place(text, position, view.lang):
                     yield unit, place
 
     def _none_mask(self, view: ArticleText) -> int:
@@ -981,11 +975,7 @@ class CompiledRule:
         home = self.config.home
         pairs: list[tuple[str, ...]] = []
         for position, anchor in anchors:
-            if (
-                is_dateline(text, position)
-                or is_time_reference(text, position)
-                or not is_destination(text, position, view.lang)
-            ):
+            if not is_trip_place(text, position, view.lang):
                 continue
             away = [
                 a
