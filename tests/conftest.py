@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.replay import AlertReceiver
 from bot.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,3 +77,10 @@ def store(db_url: str) -> Iterator[Store]:
         yield s
     finally:
         s.close()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[AlertReceiver]:
+    """A webhook receiver on loopback that answers 200 until told otherwise."""
+    async with AlertReceiver() as r:
+        yield r

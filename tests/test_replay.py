@@ -95,12 +95,6 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[AlertReceiver]:
-    async with AlertReceiver() as r:
-        yield r
-
-
 def parse_feed(body: bytes) -> Any:
     feed = feedparser.parse(io.BytesIO(body))
     assert not feed.bozo, feed.get("bozo_exception")

@@ -38,12 +38,6 @@ ARTICLE_URL = "https://news.example/a"
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[AlertReceiver]:
-    async with AlertReceiver() as r:
-        yield r
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[Http]:
     async with Http(NetSettings(allow=("127.0.0.1",), total_timeout=3.0)) as h:
         yield h
