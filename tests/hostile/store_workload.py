@@ -26,7 +26,10 @@ def _say(line: str) -> None:
 def work(db_url: str, seed: int) -> None:
     rng = random.Random(seed)
     store = Store.open(db_url)
-    now = datetime(2025, 11, 26, tzinfo=UTC) + timedelta(seconds=seed)
+    # Each worker's clock starts past the lease (one minute) of every earlier worker's claims:
+    # an alert a killed worker had claimed is due again, and the target's order lets the next
+    # worker's alerts go out behind it.
+    now = datetime(2025, 11, 26, tzinfo=UTC) + timedelta(minutes=2 * seed)
     for n in range(100_000):
         url = f"https://news.example/{seed}/{n}"
         article = Article(

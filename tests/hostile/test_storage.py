@@ -79,20 +79,32 @@ def test_sigkills_at_random_moments_of_store_writes_leave_an_intact_database_and
         zygote.stdin.flush()
         first = zygote.stdout.readline().split()
         assert first[0] == "pid", first
-        time.sleep(rng.uniform(0, MAX_DELAY))  # a random moment of the worker's life
-        os.kill(int(first[1]), signal.SIGKILL)
         acks = 0
-        while (line := zygote.stdout.readline().split())[0] != "reaped":
-            what, key = line
+
+        def ack(what: str, key: str) -> None:
+            nonlocal acks
             (stored if what == "stored" else sent).add(key)
             acks += 1
+
+        if kill % 2:
+            # Every other round waits for the worker's first acknowledged send, so that on a
+            # slow disk too, half the kills land in the middle of the writes, not before them.
+            while (line := zygote.stdout.readline().split())[0] == "stored":
+                ack(*line)
+            assert line[0] == "sent", f"round {kill}: the worker ended before a send: {line}"
+            ack(*line)
+        # A random moment of the worker's life (from its start, or from its first send).
+        time.sleep(rng.uniform(0, MAX_DELAY))
+        os.kill(int(first[1]), signal.SIGKILL)
+        while (line := zygote.stdout.readline().split())[0] != "reaped":
+            ack(*line)
         assert int(line[1]) & 0x7F == signal.SIGKILL  # it was killed, it did not finish
         killed_writing += acks > 0
         assert integrity(db) == "ok", f"after kill {kill + 1}"
         assert stored <= rows(db, "SELECT url FROM articles"), f"after kill {kill + 1}"
         assert sent <= rows(db, "SELECT delivery_id FROM outbox WHERE state = 'sent'")
-    assert killed_writing > STORE_KILLS // 2  # most kills landed while the store was written
-    assert len(sent) > STORE_KILLS  # and plenty was acknowledged along the way
+    assert killed_writing >= STORE_KILLS // 2  # half the kills, at least, landed mid-write
+    assert len(sent) >= STORE_KILLS // 2  # and every one of those had acknowledged a send
 
 
 @pytest.fixture
