@@ -79,6 +79,8 @@ class Match:
     `key` identifies what the match is about for its trigger (e.g. envoy and place); `title`
     is rendered from the rule's `template` once the trigger has added its own values.
     `previous` is an earlier value of the tracked value that the article itself reports.
+    `related` are other keys of the same event (the trip to Geneva named as one to
+    Switzerland): a key already seen among them is seen.
     """
 
     rule_id: str
@@ -91,6 +93,7 @@ class Match:
     template: str = ""
     trigger: Trigger = field(default_factory=Trigger)
     previous: str | None = None
+    related: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -299,3 +299,55 @@ def test_trigger_state_is_kept_in_the_database_between_articles(db_url: str) -> 
     [state] = again.trigger_states("visit")
     assert state["last_seen"] == T0 + timedelta(days=1)
     again.close()
+
+
+def test_a_trip_named_at_another_level_of_its_place_is_seen_and_alerts_after_the_window(
+    store: Store,
+) -> None:
+    """Geneva and Switzerland (`related` keys) are one trip: whichever level comes first
+    alerts, the other is held as seen, on SQLite and on PostgreSQL; after the window a
+    report at either level is news again."""
+    from bot.models import Trigger
+    from bot.rules import decide
+
+    def trip(place: str, other: str) -> Match:
+        return Match(
+            rule_id="visit",
+            title=f"Rubio to {place}",
+            evidence=("e",),
+            key=("Rubio", place),
+            related=(("Rubio", other),),
+            trigger=Trigger(kind="new", window=timedelta(days=10)),
+        )
+
+    def report(n: int, match: Match, at: datetime) -> list[str]:
+        stored = store.store_article(
+            make_article(f"https://x.example/{n}", f"text {n}"),
+            feed_id=None,
+            baseline=False,
+            duplicate_of=None,
+            matches=[match],
+            decide=decide,
+            build=build,
+            now=at,
+        )
+        assert stored is not None
+        return [a.match.title for a in stored.alerts] + [r for _, r in stored.held]
+
+    assert report(1, trip("Geneva", "Switzerland"), T0) == ["Rubio to Geneva"]
+    assert report(2, trip("Switzerland", "Geneva"), T0 + timedelta(days=1)) == ["seen"]
+    assert report(3, trip("Geneva", "Switzerland"), T0 + timedelta(days=2)) == ["seen"]
+    # each report at either level keeps the trip alive: ten days from the latest one
+    assert report(4, trip("Switzerland", "Geneva"), T0 + timedelta(days=11)) == ["seen"]
+    later = T0 + timedelta(days=30)
+    assert report(5, trip("Switzerland", "Geneva"), later) == ["Rubio to Switzerland"]
+    # an unrelated key is not held by them
+    other = Match(
+        rule_id="visit",
+        title="Rubio to Berlin",
+        evidence=("e",),
+        key=("Rubio", "Berlin"),
+        related=(("Rubio", "Germany"),),
+        trigger=Trigger(kind="new", window=timedelta(days=10)),
+    )
+    assert report(6, other, later) == ["Rubio to Berlin"]

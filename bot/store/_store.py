@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,9 +41,9 @@ from bot.store._tables import (
     feed_polls,
     feeds,
     outbox,
-    trigger_state,
 )
 from bot.store._tables import matches as matches_t
+from bot.store._triggers import TriggerQueries, key_text
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -143,16 +141,12 @@ Decide = Callable[[Match, "TriggerState | None", datetime, "datetime | None"], _
 HealthAlert = Callable[[int, int], "tuple[dict[str, Any], tuple[str, ...]] | None"]
 
 
-def _key_text(key: tuple[str, ...]) -> str:
-    return json.dumps(list(key), ensure_ascii=False) if key else ""
-
-
 def new_id() -> str:
     """A fresh idempotency id for an alert or a delivery."""
     return str(uuid.uuid4())
 
 
-class Store(OutboxQueries, MaintenanceQueries, DedupQueries, EntryQueries):
+class Store(OutboxQueries, MaintenanceQueries, DedupQueries, EntryQueries, TriggerQueries):
     """The database underneath every stage.
 
     Methods are synchronous; async callers go through `call`, which runs them on the store's
@@ -636,6 +630,8 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries, EntryQueries):
                     continue
                 if decide is not None:
                     state = self._lock_state(conn, match)
+                    if match.related and match.trigger.kind == "new":
+                        state = self._seen_related(conn, match, state)
                     decision = decide(match, state, now, article.published)
                     self._save_state(conn, match, decision.state)
                     alert = decision.alert
@@ -655,13 +651,14 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries, EntryQueries):
     def _story_has_alert(self, conn: Connection, story_id: int, match: Match) -> bool:
         """Whether this rule already alerted on this key for another article of the story:
         one event, told by many outlets, is one alert."""
+        keys = [key_text(k) for k in (match.key, *match.related)]
         found = conn.execute(
             select(matches_t.c.id)
             .join(articles, articles.c.id == matches_t.c.article_id)
             .where(
                 articles.c.story_id == story_id,
                 matches_t.c.rule_id == match.rule_id,
-                matches_t.c.key == _key_text(match.key),
+                matches_t.c.key.in_(keys),
             )
             .limit(1)
         ).first()
@@ -676,7 +673,7 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries, EntryQueries):
             .values(
                 article_id=article_id,
                 rule_id=m.rule_id,
-                key=_key_text(m.key),
+                key=key_text(m.key),
                 alert_id=alert.alert_id,
                 title=m.title,
                 severity=m.severity,
@@ -700,53 +697,6 @@ class Store(OutboxQueries, MaintenanceQueries, DedupQueries, EntryQueries):
                     created_at=now,
                 )
             )
-
-    def _lock_state(self, conn: Connection, match: Match) -> TriggerState | None:
-        key_text = _key_text(match.key)
-        key_hash = hashlib.sha256(f"{match.rule_id}\n{key_text}".encode()).hexdigest()
-        # Make sure the row exists, then lock it: two transactions deciding the same key queue
-        # on this row instead of both seeing "never seen".
-        conn.execute(
-            self._insert(trigger_state)
-            .values(rule_id=match.rule_id, key_hash=key_hash, key=key_text, events=[])
-            .on_conflict_do_nothing(index_elements=["rule_id", "key_hash"])
-        )
-        query = select(trigger_state).where(
-            trigger_state.c.rule_id == match.rule_id, trigger_state.c.key_hash == key_hash
-        )
-        if self.dialect == "postgresql":
-            query = query.with_for_update()
-        row = conn.execute(query).one()
-        if row.last_seen is None:
-            return None
-        return TriggerState(
-            value=row.value,
-            last_seen=row.last_seen,
-            last_alert=row.last_alert,
-            events=tuple(datetime.fromisoformat(t) for t in row.events),
-            value_at=row.value_at,
-        )
-
-    def _save_state(self, conn: Connection, match: Match, state: TriggerState) -> None:
-        key_hash = hashlib.sha256(f"{match.rule_id}\n{_key_text(match.key)}".encode()).hexdigest()
-        conn.execute(
-            update(trigger_state)
-            .where(trigger_state.c.rule_id == match.rule_id, trigger_state.c.key_hash == key_hash)
-            .values(
-                value=state.value,
-                last_seen=state.last_seen,
-                last_alert=state.last_alert,
-                events=[t.isoformat() for t in state.events],
-                value_at=state.value_at,
-            )
-        )
-
-    def trigger_states(self, rule_id: str | None = None) -> list[dict[str, Any]]:
-        stmt = select(trigger_state)
-        if rule_id is not None:
-            stmt = stmt.where(trigger_state.c.rule_id == rule_id)
-        with self._read() as conn:
-            return [dict(r._mapping) for r in conn.execute(stmt)]
 
     def article(self, article_id: int) -> dict[str, Any] | None:
         with self._read() as conn:
