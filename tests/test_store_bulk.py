@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, String, bindparam, delete, select, type_coerce, 
 
 from bot.store import Store
 from bot.store._bulk import Bulk, driver_value
-from bot.store._store import PollRecord
+from bot.store._feeds import PollRecord
 from bot.store._tables import feed_polls, feeds
 
 T0 = datetime(2025, 11, 26, 12, 0, tzinfo=UTC)

@@ -18,18 +18,10 @@ from bot.store._entries import (
     revision_key,
     revision_prefix,
 )
+from bot.store._feeds import Claim, FeedRow, HealthAlert, PollRecord
 from bot.store._migrations import MIGRATIONS, migrate
-from bot.store._outbox import OutboxRow
-from bot.store._store import (
-    Claim,
-    FeedRow,
-    HealthAlert,
-    NewAlert,
-    PollRecord,
-    Store,
-    StoredArticle,
-    new_id,
-)
+from bot.store._outbox import OutboxRow, new_id
+from bot.store._store import NewAlert, Store, StoredArticle
 
 __all__ = [
     "MIGRATIONS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -16,6 +17,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from bot.store._tables import outbox, outbox_gates
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def new_id() -> str:
+    """A fresh idempotency id for an alert or a delivery."""
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True, slots=True)
