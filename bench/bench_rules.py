@@ -162,7 +162,7 @@ def median_ms(fn: object, runs: int) -> float:
 def stages(ruleset: RuleSet, text: str, runs: int) -> dict[str, float]:
     """Median ms of the steps of one `RuleSet.match`, and how many rules get past each."""
     from bot.language import identify
-    from bot.rules._compile import ArticleText, Scan
+    from bot.rules._article import ArticleText, Scan
 
     phrases = ruleset._phrases  # the benchmark looks inside on purpose
     lang = identify(text)

@@ -12,7 +12,7 @@ import pytest
 from bot.config import RuleConfig
 from bot.models import Match
 from bot.rules import RuleSet, fold, normalize, split_sentences
-from bot.rules._compile import RegexNode
+from bot.rules._nodes import RegexNode
 
 
 def rule(
@@ -245,7 +245,7 @@ def test_phrase_only_rules_hold_in_exactly_the_units_tried_one_by_one(scope: Any
     give the units where its tree holds when each unit is tried (the general path)."""
     import random
 
-    from bot.rules._compile import ArticleText
+    from bot.rules._article import ArticleText
 
     rng = random.Random(5)
     words = ["talks", "envoy", "Kyiv", "peace plan", "deadline", "Moscow", "draft"]
@@ -274,7 +274,7 @@ def test_phrase_only_rules_hold_in_exactly_the_units_tried_one_by_one(scope: Any
 
 
 def test_a_rule_with_a_regex_is_tried_unit_by_unit() -> None:
-    from bot.rules._compile import ArticleText
+    from bot.rules._article import ArticleText
 
     ruleset = RuleSet.compile([rule({"all": ["plan", {"regex": r"\d+-point"}]})])
     root = ruleset.rules[0].root

@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 from bot.config import RuleConfig
 from bot.language import UNKNOWN, identify
 from bot.models import Match, TriggerState
-from bot.rules._compile import ArticleText, CompiledRule, PhraseIndex, Scan, compile_rules
+from bot.rules._article import ArticleText, Scan
+from bot.rules._compile import CompiledRule, compile_rules
+from bot.rules._phrases import PhraseIndex
 from bot.rules._triggers import Decision, decide
 
 __all__ = ["MAX_TEXT", "MAX_TITLE", "RuleSet"]
