@@ -896,6 +896,11 @@ class RuleConfig(_Frozen):
     # Switzerland}`). A match names the chain in its value `within`, and an article's pair at
     # the larger place gives way to the same actor's pair at a place inside it.
     within: Mapping[str, str] = Field(default_factory=dict)
+    # For the same rules: names of the first gazetteer spoken of far more often than they
+    # travel (heads of state). One pairs with a place only as the sentence's own traveller:
+    # named in the uninflected form, not as an owner ("Trump's envoy", "l'envoyé de Trump",
+    # "the Trump administration"), with no other place between him and it, close before it.
+    principals: tuple[str, ...] = ()
     trigger: TriggerConfig = TriggerConfig()
     cooldown: PositiveDuration | None = None
     notify: Annotated[
@@ -1391,6 +1396,22 @@ class _Loader:
                             path,
                             f"no entity list {name!r} in this rule's `entities`"
                             + (f" (lists: {', '.join(sorted(gazetteers))})" if gazetteers else ""),
+                        )
+            principals = data.get("principals")
+            if isinstance(principals, list) and isinstance(entities, dict):
+                names = {
+                    next(iter(e)) if isinstance(e, dict) and e else e
+                    for entries in entities.values()
+                    if isinstance(entries, list)
+                    for e in entries
+                }
+                for i, name in enumerate(principals):
+                    if isinstance(name, str) and name not in names:
+                        self.problem(
+                            doc,
+                            doc.value_line(("principals", i)),
+                            ("principals", i),
+                            f"{name!r} is not a name in this rule's `entities`",
                         )
             trigger = data.get("trigger")
             self.check_title(doc, data.get("title"), trigger, values)

@@ -618,3 +618,96 @@ def test_a_pair_names_the_larger_places_and_gives_way_to_a_closer_one() -> None:
     ]
     elsewhere = rules.match("", "Witkoff arrived in Geneva.", lang="en")
     assert [(m.key, m.values.get("within")) for m in elsewhere] == [(("Witkoff", "Geneva"), None)]
+
+
+def trips(**extra: Any) -> RuleSet:
+    return RuleSet.compile(
+        [
+            rule(
+                {"all": [{"entity": "envoy"}, {"entity": "place"}, {"any": ["met", "talks"]}]},
+                entities={
+                    "envoy": ["Witkoff", "Dmitriev", "Kushner", "Trump", "Zelensky"],
+                    "place": ["Miami", "Florida", "Geneva", "Davos", "Switzerland", "Moscow"],
+                },
+                within={"Miami": "Florida", "Geneva": "Switzerland", "Davos": "Switzerland"},
+                trigger={"kind": "new", "key": ["envoy", "place"], "window": "10d"},
+                **extra,
+            )
+        ]
+    )
+
+
+def keys(found: list[Match]) -> list[tuple[str, ...]]:
+    return sorted(m.key for m in found)
+
+
+def test_a_pair_at_a_larger_place_goes_to_the_one_place_inside_it_the_report_names() -> None:
+    rules = trips()
+    text = "Dmitriev met officials in Miami on Saturday. Kushner met them in Florida as well."
+    found = rules.match("", text, lang="en")
+    assert keys(found) == [("Dmitriev", "Miami"), ("Kushner", "Miami")]
+    assert {m.values["within"] for m in found} == {"Florida"}
+    # two places inside it: which one is not known, the pair stays where the report put it
+    text = (
+        "Witkoff met officials in Geneva. Dmitriev met them in Davos. "
+        "Kushner met them in Switzerland."
+    )
+    assert ("Kushner", "Switzerland") in keys(rules.match("", text, lang="en"))
+
+
+def test_a_match_carries_the_keys_of_its_place_above_and_below() -> None:
+    (found,) = trips().match("", "Witkoff met Dmitriev's aides in Switzerland.", lang="en")
+    assert found.key == ("Witkoff", "Switzerland")
+    assert set(found.related) == {("Witkoff", "Geneva"), ("Witkoff", "Davos")}
+    (found,) = trips().match("", "Witkoff met officials in Miami.", lang="en")
+    assert found.related == (("Witkoff", "Florida"),)
+
+
+def test_the_one_who_meets_the_traveller_goes_too() -> None:
+    rules = trips()
+    found = rules.match("", "Witkoff met with Dmitriev in Miami on Saturday.", lang="en")
+    assert keys(found) == [("Dmitriev", "Miami"), ("Witkoff", "Miami")]
+    found = rules.match("", "Уиткофф рассказал о встрече с Дмитриевым в Майами.", lang="ru")
+    assert keys(found) == []  # the names are not in this rule's gazetteer in Cyrillic
+    # without "with" the earlier actor stays out: he is not the one meeting
+    found = rules.match("", "Kushner said Dmitriev met officials in Miami.", lang="en")
+    assert keys(found) == [("Dmitriev", "Miami")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Zelensky met Witkoff's aides in Geneva for talks.", [("Zelensky", "Geneva")]),
+        ("Trump and Zelensky held talks in Davos.", [("Trump", "Davos"), ("Zelensky", "Davos")]),
+        # an owner, a source, a speaker, an attribute: not the one travelling
+        ("The Trump administration held talks in Geneva.", []),
+        ("Trump's envoy met officials in Moscow.", []),
+        ("The envoy of President Trump met officials in Moscow.", []),
+        ("He asked for permission from Zelensky for talks in Geneva.", []),
+        ("Zelensky said, referring to the talks in Geneva, that all was well.", []),
+        # another place between him and this one: he goes to the first
+        ("Trump met Zelensky in Davos as envoys prepared for talks in Moscow.",
+         [("Trump", "Davos"), ("Zelensky", "Davos")]),
+        # a principal named after the place, or too far before it, does not go
+        ("In Geneva the talks went on, Zelensky said nothing.", []),
+    ],
+)
+def test_a_principal_goes_only_as_the_sentences_own_traveller(
+    text: str, expected: list[tuple[str, ...]]
+) -> None:
+    rules = trips(principals=["Trump", "Zelensky"])
+    assert keys(rules.match("", text, lang="en")) == expected
+
+
+def test_a_principal_named_in_a_case_ending_is_not_the_traveller() -> None:
+    rule_ = rule(
+        {"all": [{"entity": "envoy"}, {"entity": "place"}, "встреча"]},
+        entities={"envoy": [{"Trump": ["Трамп"]}], "place": [{"Geneva": ["Женева"]}]},
+        trigger={"kind": "new", "key": ["envoy", "place"], "window": "10d"},
+        principals=["Trump"],
+    )
+    rules = RuleSet.compile([rule_])
+    assert keys(rules.match("", "Трамп: встреча в Женеве завтра.", lang="ru")) == [
+        ("Trump", "Geneva")
+    ]
+    assert keys(rules.match("", "Советник Трампа: встреча в Женеве завтра.", lang="ru")) == []

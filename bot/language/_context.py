@@ -23,8 +23,12 @@ _TIME_BEFORE = re.compile(
     re.IGNORECASE,
 )
 # "previous talks in Geneva", "the last round in Abu Dhabi": an earlier meeting named in passing.
+# A meeting named by its season or month ("a summer summit in Alaska", "the August summit in
+# Alaska") is referred to, not reported.
 _EARLIER_BEFORE = re.compile(
-    r"\b(?:previous|earlier|last|recent|prior|past|former)\s+(?:rounds?\s+of\s+)?"
+    r"\b(?:previous|earlier|last|recent|prior|past|former|spring|summer|autumn|fall|winter|"
+    r"January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"(?:['’]s)?\s+(?:rounds?\s+of\s+)?"
     r"(?:talks|rounds?|meetings?|summits?|negotiations)\s+(?:in|at)\s+$",
     re.IGNORECASE,
 )

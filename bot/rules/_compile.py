@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Condition, EntityTerm, RegexTerm, RuleConfig, WithinScope
-from bot.language import is_trip_place
+from bot.language import is_trip_place, strip_marks
 from bot.models import Match, Trigger
 from bot.rules._article import ArticleText
 from bot.rules._nodes import (
@@ -22,7 +22,15 @@ from bot.rules._nodes import (
     RegexNode,
     _bits,
 )
-from bot.rules._pairs import _VENUE_REACH, _VENUE_REACH_LIST, _list_item, find_pairs, place_levels
+from bot.rules._pairs import (
+    _VENUE_REACH,
+    _VENUE_REACH_LIST,
+    Principals,
+    _list_item,
+    find_pairs,
+    place_levels,
+    related_places,
+)
 from bot.rules._phrases import PhraseIndex, _spellings
 
 __all__ = ["CompiledRule", "compile_rules", "render_title"]
@@ -62,6 +70,20 @@ class CompiledRule:
         self.venue = venue
         self.entities = entities or {}
         self.extractors = [Extractor(name, spec) for name, spec in config.extract.items()]
+        self.principals = Principals(
+            {
+                name: tuple(
+                    sorted(
+                        {strip_marks(s.casefold()) for s in (name, *aliases)},
+                        key=len,
+                        reverse=True,  # the longest spelling first: "Zelenskyy", not "Zelensky"
+                    )
+                )
+                for entries in config.entities.values()
+                for name, aliases in entries
+                if name in config.principals
+            }
+        )
         scope = config.scope
         self.scope: str | int = scope.within if isinstance(scope, WithinScope) else scope
         t = config.trigger
@@ -131,6 +153,7 @@ class CompiledRule:
                     self.entities[key_names[0]],
                     self.entities[key_names[1]],
                     self.config.home,
+                    self.principals,
                 )
                 if not article_scope
                 and len(key_names) == 2
@@ -155,8 +178,9 @@ class CompiledRule:
                         group.current = values[tracked]
         if self.venue is not None and len(key_names) == 2 and not article_scope:
             self._venue_keys(view, key_names, groups)
-        if cfg.within and len(key_names) == 2:
-            place_levels(cfg.within, groups)
+        if cfg.within and len(key_names) == 2 and key_names[1] in self.entities:
+            named = {place for _, place in self._trip_places(view, key_names[1])}
+            place_levels(cfg.within, groups, key_names[1], named | {p for _, p in groups})
         out: list[Match] = []
         for key, group in groups.items():
             if tracked is not None:
@@ -173,6 +197,11 @@ class CompiledRule:
                     severity=cfg.severity,
                     targets=cfg.notify,
                     key=key,
+                    related=(
+                        tuple((key[0], p) for p in related_places(cfg.within, key[1]))
+                        if cfg.within and len(key) == 2
+                        else ()
+                    ),
                     template=cfg.title,
                     trigger=self.trigger,
                     previous=group.previous,
@@ -209,7 +238,7 @@ class CompiledRule:
                 continue
             venue = before[-1] if before else after[0]
             for _, actor in actors.mentions(view, unit):
-                if actor in paired or venue in home.get(actor, ()):
+                if actor in paired or venue in home.get(actor, ()) or actor in self.principals:
                     continue
                 paired.add(actor)
                 groups[(actor, venue)] = _Group([unit], {names[0]: actor, names[1]: venue})

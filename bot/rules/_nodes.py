@@ -266,14 +266,16 @@ class EntityNode(Node):
             yield min(firsts)
 
     def mentions(self, article: ArticleText, unit: int) -> list[tuple[int, str]]:
-        """(position, canonical name) of each mention in `unit`, in text order."""
+        """(position, canonical name) of each mention in `unit`, in text order, once each:
+        a name found by two of its spellings at one place ("Zelensky" and its stem) is one
+        mention."""
         canonical = self.canonical
-        out = [
+        out = {
             (position, canonical[phrase_id])
             for phrase_id in self._present(article)
             for u, position in article.places.get(phrase_id, ())
             if u == unit
-        ]
+        }
         return sorted(out)
 
     def values(self, article: ArticleText, sentence: int | None) -> list[str]:

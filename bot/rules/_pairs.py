@@ -5,17 +5,18 @@ places within places (`within`) make one trip."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.language import is_trip_place
+from bot.language import is_spaceless, is_trip_place, strip_marks
 from bot.rules._article import ArticleText
 from bot.rules._nodes import EntityNode
 
 if TYPE_CHECKING:
     from bot.rules._compile import _Group
 
-__all__ = ["find_pairs", "place_levels"]
+__all__ = ["Principals", "find_pairs", "place_levels", "related_places"]
 
 
 # A relative clause between an actor and a place says something of another subject:
@@ -75,24 +76,120 @@ _LISTED = re.compile(
 )
 
 
-def place_levels(within: Mapping[str, str], groups: dict[tuple[str, ...], _Group]) -> None:
+def _chain(within: Mapping[str, str], place: str) -> list[str]:
+    """The larger places `place` lies in, nearest first ("Miami" → Florida, United States)."""
+    chain: list[str] = []
+    at = within.get(place)
+    while at is not None and at not in chain and len(chain) < _MAX_LEVELS:
+        chain.append(at)
+        at = within.get(at)
+    return chain
+
+
+def related_places(within: Mapping[str, str], place: str) -> list[str]:
+    """The places one trip to `place` may be named by: the larger places it lies in and the
+    places inside it ("Geneva" for "Switzerland"; "Switzerland" for "Geneva")."""
+    inside = [p for p in within if place in _chain(within, p)]
+    return _chain(within, place) + sorted(inside)
+
+
+def place_levels(
+    within: Mapping[str, str],
+    groups: dict[tuple[str, ...], _Group],
+    place_name: str,
+    named: Iterable[str] = (),
+) -> None:
     """`within`: each pair's values name the larger places its place lies in ("Miami" →
-    "Florida"), and a pair at a larger place gives way to the same actor's pair at a place
-    inside it: "in Miami" and "in Florida" in one report are one trip."""
-    chains: dict[str, list[str]] = {}
-    for _, place in list(groups):
-        chain: list[str] = []
-        at = within.get(place)
-        while at is not None and at not in chain and len(chain) < _MAX_LEVELS:
-            chain.append(at)
-            at = within.get(at)
-        chains[place] = chain
+    "Florida"), and a pair at a larger place is the same trip as the same actor's pair at a
+    place inside it: "in Miami" and "in Florida" in one report are one trip, to Miami. A pair
+    at a larger place with no such pair goes to the one place inside it that the report names
+    as a place of travel or talks (`named`), when it names exactly one: the delegation "met
+    in Florida" in a report of talks "in Miami" met in Miami."""
+    chains = {place: _chain(within, place) for place in {p for _, p in groups} | set(named)}
     for key in list(groups):
         actor, place = key
         if any(place in chains[other] for a, other in groups if a == actor and other != place):
             del groups[key]  # the same trip, named more closely elsewhere in the article
-        elif chains[place]:
-            groups[key].values["within"] = ", ".join(chains[place])
+            continue
+        inside = {p for p in named if place in chains[p]}
+        if len(inside) == 1:
+            closer = inside.pop()
+            group = groups.pop(key)
+            group.values[place_name] = closer
+            groups[(actor, closer)] = group
+            place = closer
+        if chains[place]:
+            groups[(actor, place)].values["within"] = ", ".join(chains[place])
+
+
+@dataclass(frozen=True)
+class Principals:
+    """The rule's `principals` and how each is written (folded, without marks): a name that
+    pairs with a place only as the sentence's own traveller."""
+
+    spellings: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.spellings)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.spellings
+
+    def travels(self, text: str, position: int, name: str, lang: str) -> bool:
+        """Whether the mention of principal `name` at `position` can be a traveller: written
+        uninflected (a case ending makes him an owner or an object: "Trumpa", "Путину"), not
+        after a word that makes him the owner of what follows ("de Trump", "lui Putin", "of
+        President Trump"), and not naming what is his ("the Trump administration")."""
+        ahead = strip_marks(text[position : position + 40].casefold())
+        written = next((f for f in self.spellings[name] if ahead.startswith(f)), None)
+        if written is None:
+            return False
+        after = ahead[len(written) : len(written) + 1]
+        if after.isalpha() and not is_spaceless(written[-1]):
+            return False  # inflected
+        if _OWNED_BEFORE.search(text[max(0, position - 40) : position]):
+            return False
+        if lang == "en" and _OWNER.match(text, position):
+            return False
+        end = position + len(written)
+        return not (_ATTRIBUTE_AFTER.match(text, end) or _SPEECH_TAG.match(text, end))
+
+
+# Words after which a name is an owner: "the envoy of President Trump", "l'émissaire de
+# Poutine", "inviato di Trump", "ginerele lui Trump", "Gesandter von Trump", "特朗普的".
+# After which he is the source or the agent, not the traveller: "permission from Zelensky",
+# "appointed by Zelensky", and Romanian genitives ("ginerele președintelui Donald Trump").
+_OWNED_BEFORE = re.compile(
+    r"(?:\b(?:of|de|du|des|di|del|della|da|do|dos|das|lui|von|van|av|af|from|by|par|por|przez|"
+    r"от|від|со стороны)|\w\w+lui)\s+"
+    r"(?:[^\W\d_][\w.'’-]*\s+){0,2}$",
+    re.IGNORECASE,
+)
+# What a name followed by these words names is his, not him: "Trump administration",
+# "Putin aide", "Trump's".
+_ATTRIBUTE_AFTER = re.compile(
+    r"(?:['’]s?\b|\s+(?:administration|envoys?|advis[eo]rs?|aides?|team|officials?|camp|"
+    r"government|son-in-law|family|allies)\b|的)",
+    re.IGNORECASE,
+)
+# "Zelensky said, referring to the talks in Abu Dhabi": the speaker of what follows.
+_SPEECH_TAG = re.compile(
+    r"\s+(?:said|says|told reporters|wrote|added|stated|noted|sagte|erklärte|a déclaré|dijo|"
+    r"ha detto|powiedział|заявил|сказал|заявив|сказав)\s*[,:]"
+)
+# A sentence that ends between a principal and a place (where the splitter let it run on).
+_SENTENCE_END = re.compile(r"[.!?…]\s+[\"“«]?[^\W\d_]")
+# How far before his place a principal may stand.
+_REACH_PRINCIPAL = 100
+
+# What ends the stretch from one actor to another he meets: "Witkoff met with Dmitriev",
+# "Уиткофф ... после встречи с Дмитриевым", "Witkoff traf sich mit Dmitrijew".
+_WITH = re.compile(
+    r"\b(?:with|с|со|з|зі|із|mit|avec|con|com|z|ze|se|s|sa|med|met|cu|και)\s+"
+    r"(?:[^\W\d_][\w.'’-]*\s+){0,3}$",
+    re.IGNORECASE,
+)
+_MEETING_REACH = 100  # characters from the one who meets to the one he meets
 
 
 def find_pairs(
@@ -101,6 +198,7 @@ def find_pairs(
     people: EntityNode,
     places: EntityNode,
     home: Mapping[str, Sequence[str]],
+    principals: Principals | None = None,
 ) -> list[tuple[str, ...]]:
     """Pairs of two gazetteers' names in one unit, each second name (a place) with the
     first name (an actor) mentioned nearest before it — or after it, when none comes
@@ -109,8 +207,11 @@ def find_pairs(
     A place that opens a dateline or names a time ("after Geneva") pairs with nobody; an
     actor at home in the place (`home`, the rule's) is passed over for the one before; a
     relative clause between actor and place breaks the pair unless it closes before the
-    place ("Witkoff, who met Putin last week, flew to Berlin").
+    place ("Witkoff, who met Putin last week, flew to Berlin"). The one who meets the actor
+    chosen goes too ("Witkoff met with Dmitriev in Miami"). A principal goes only where he
+    is the sentence's own traveller (see `Principals`), to the place named next after him.
     """
+    principals = principals or Principals()
     actors = people.mentions(view, unit)
     anchors = places.mentions(view, unit)
     text = view.title if unit == 0 and view.title else view.text
@@ -124,18 +225,30 @@ def find_pairs(
             if anchor not in home.get(a[1], ())
             and abs(position - a[0]) <= (_REACH_BEFORE if a[0] < position else _REACH_AFTER)
             and not (view.lang == "en" and _OWNER.match(text, a[0]))
+            and (
+                a[1] not in principals
+                or _principal_goes(text, a, position, anchors, view.lang, principals)
+            )
         ]
         before = [a for a in away if a[0] < position]
         chosen: list[tuple[int, str]] = []
         if before:
             chosen = [before[-1]]
             for earlier in reversed(before[:-1]):
-                gap = text[earlier[0] : chosen[-1][0]]
-                if not _LISTED.match(_FIRST_WORD.sub("", gap, count=1)):
-                    break
-                chosen.append(earlier)
+                gap = _FIRST_WORD.sub("", text[earlier[0] : chosen[-1][0]], count=1)
+                if _LISTED.match(gap):
+                    chosen.append(earlier)
+                    continue
+                if (
+                    len(chosen) == 1
+                    and len(gap) <= _MEETING_REACH
+                    and _WITH.search(gap)
+                    and not any(ch in gap for ch in ".!?;\n")
+                ):
+                    chosen.append(earlier)  # the one who meets him
+                break
         else:
-            chosen = [a for a in away if a[0] > position][:1]
+            chosen = [a for a in away if a[0] > position and a[1] not in principals][:1]
         chosen = [
             a
             for a in chosen
@@ -145,3 +258,23 @@ def find_pairs(
             if (actor, anchor) not in pairs:
                 pairs.append((actor, anchor))
     return pairs
+
+
+def _principal_goes(
+    text: str,
+    actor: tuple[int, str],
+    position: int,
+    anchors: Sequence[tuple[int, str]],
+    lang: str,
+    principals: Principals,
+) -> bool:
+    """Whether principal `actor` can go to the place at `position`: he stands before it,
+    close, as a traveller, with no other place named between them."""
+    at, name = actor
+    if not at < position <= at + _REACH_PRINCIPAL:
+        return False
+    if any(at < other < position for other, _ in anchors):
+        return False
+    if _SENTENCE_END.search(text, at, position):
+        return False
+    return principals.travels(text, at, name, lang)
