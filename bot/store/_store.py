@@ -271,10 +271,18 @@ class Store(
                     continue
                 if decide is not None:
                     state = self._lock_state(conn, match)
-                    if match.related and match.trigger.kind == "new":
-                        state = self._seen_related(conn, match, state)
                     decision = decide(match, state, now, article.published)
-                    self._save_state(conn, match, decision.state)
+                    related = (
+                        self._seen_related(conn, match, state, now)
+                        if decision.alert is not None and match.related
+                        else state
+                    )
+                    if related is not state:
+                        # The trip, alerted at another level of its place: held, and not
+                        # counted as a report of this key, which may be of the next trip.
+                        decision = decide(match, related, now, article.published)
+                    else:
+                        self._save_state(conn, match, decision.state)
                     alert = decision.alert
                     if alert is None:
                         held.append((match.rule_id, decision.reason))
@@ -292,14 +300,13 @@ class Store(
     def _story_has_alert(self, conn: Connection, story_id: int, match: Match) -> bool:
         """Whether this rule already alerted on this key for another article of the story:
         one event, told by many outlets, is one alert."""
-        keys = [key_text(k) for k in (match.key, *match.related)]
         found = conn.execute(
             select(matches_t.c.id)
             .join(articles, articles.c.id == matches_t.c.article_id)
             .where(
                 articles.c.story_id == story_id,
                 matches_t.c.rule_id == match.rule_id,
-                matches_t.c.key.in_(keys),
+                matches_t.c.key == key_text(match.key),
             )
             .limit(1)
         ).first()

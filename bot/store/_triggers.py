@@ -6,13 +6,18 @@ import hashlib
 import json
 from contextlib import AbstractContextManager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from bot.models import Match, TriggerState
 from bot.store._tables import trigger_state
+
+# How close in time to the alert of a trip a report at another level of its place (Switzerland
+# for Geneva) must come to be the same trip; later, it may be the next round of talks (Florida
+# one week, Miami the next), which the key's own window would hide.
+RELATED_SPAN = timedelta(days=2)
 
 
 def key_text(key: tuple[str, ...]) -> str:
@@ -64,25 +69,26 @@ class TriggerQueries:
         )
 
     def _seen_related(
-        self, conn: Connection, match: Match, state: TriggerState | None
+        self, conn: Connection, match: Match, state: TriggerState | None, now: datetime
     ) -> TriggerState | None:
-        """The key's state as a `new` trigger must weigh it: seen when any key of the same
-        event (`match.related`) was seen later than the key itself. Only `last_seen` and
-        `last_alert` are taken from the others; the key's own row keeps its own record."""
+        """The key's state as a `new` trigger must weigh it: seen when a key of the same event
+        (`match.related`) alerted within RELATED_SPAN. Reports of that key held since do not
+        stretch the span: they may be of the trip before. The key's own row keeps its own
+        record."""
         hashes = [_key_hash(match.rule_id, k) for k in match.related]
-        rows = conn.execute(
-            select(trigger_state.c.last_seen, trigger_state.c.last_alert).where(
+        alerted = conn.execute(
+            select(func.max(trigger_state.c.last_alert)).where(
                 trigger_state.c.rule_id == match.rule_id,
                 trigger_state.c.key_hash.in_(hashes),
-                trigger_state.c.last_seen.is_not(None),
+                trigger_state.c.last_alert >= now - RELATED_SPAN,
             )
-        ).all()
-        if not rows:
+        ).scalar()
+        if alerted is None:
             return state
         merged = state or TriggerState()
-        seen = max([r.last_seen for r in rows] + [t for t in (merged.last_seen,) if t])
-        alerts = [t for t in [r.last_alert for r in rows] + [merged.last_alert] if t is not None]
-        return replace(merged, last_seen=seen, last_alert=max(alerts) if alerts else None)
+        seen = max(t for t in (alerted, merged.last_seen) if t is not None)
+        last = max(t for t in (alerted, merged.last_alert) if t is not None)
+        return replace(merged, last_seen=seen, last_alert=last)
 
     def _save_state(self, conn: Connection, match: Match, state: TriggerState) -> None:
         key_hash = _key_hash(match.rule_id, match.key)
