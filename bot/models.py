@@ -79,8 +79,8 @@ class Match:
     `key` identifies what the match is about for its trigger (e.g. envoy and place); `title`
     is rendered from the rule's `template` once the trigger has added its own values.
     `previous` is an earlier value of the tracked value that the article itself reports.
-    `related` are other keys of the same event (the trip to Geneva named as one to
-    Switzerland): a key already seen among them is seen.
+    `related` are keys that name the same event more closely (the trip to Switzerland named
+    as one to Geneva): one of them alerted just before makes this match no news.
     """
 
     rule_id: str

@@ -87,10 +87,10 @@ def _chain(within: Mapping[str, str], place: str) -> list[str]:
 
 
 def related_places(within: Mapping[str, str], place: str) -> list[str]:
-    """The places one trip to `place` may be named by: the larger places it lies in and the
-    places inside it ("Geneva" for "Switzerland"; "Switzerland" for "Geneva")."""
-    inside = [p for p in within if place in _chain(within, p)]
-    return _chain(within, place) + sorted(inside)
+    """The places inside `place` ("Geneva" and "Davos" for "Switzerland"): a trip alerted at
+    one of them makes a report of the trip at `place` say nothing new. (The other way round,
+    a report at a place inside one alerted says where, more closely: it is news.)"""
+    return sorted(p for p in within if place in _chain(within, p))
 
 
 def place_levels(
