@@ -685,6 +685,9 @@ def test_the_one_who_meets_the_traveller_goes_too() -> None:
         ("The envoy of President Trump met officials in Moscow.", []),
         ("He asked for permission from Zelensky for talks in Geneva.", []),
         ("Zelensky said, referring to the talks in Geneva, that all was well.", []),
+        ("Envoys representing President Trump and Zelensky met for talks in Geneva.", []),
+        # a noun of travel makes him the traveller, even after "of"
+        ("Before the visit of Zelensky to Geneva the talks stalled.", [("Zelensky", "Geneva")]),
         # another place between him and this one: he goes to the first
         ("Trump met Zelensky in Davos as envoys prepared for talks in Moscow.",
          [("Trump", "Davos"), ("Zelensky", "Davos")]),
@@ -711,3 +714,7 @@ def test_a_principal_named_in_a_case_ending_is_not_the_traveller() -> None:
         ("Trump", "Geneva")
     ]
     assert keys(rules.match("", "Советник Трампа: встреча в Женеве завтра.", lang="ru")) == []
+    # after a noun of travel the case ending is the traveller's ("the visit of Trump")
+    assert keys(rules.match("", "До визита Трампа в Женеву встреча не состоится.", lang="ru")) == [
+        ("Trump", "Geneva")
+    ]

@@ -140,6 +140,8 @@ class Principals:
         uninflected (a case ending makes him an owner or an object: "Trumpa", "Путину"), not
         after a word that makes him the owner of what follows ("de Trump", "lui Putin", "of
         President Trump"), and not naming what is his ("the Trump administration")."""
+        if _TRIP_OF.search(text[max(0, position - 40) : position]):
+            return True  # "the visit of Zelensky", "визита Зеленского", "visite de Zelensky"
         ahead = strip_marks(text[position : position + 40].casefold())
         written = next((f for f in self.spellings[name] if ahead.startswith(f)), None)
         if written is None:
@@ -147,7 +149,7 @@ class Principals:
         after = ahead[len(written) : len(written) + 1]
         if after.isalpha() and not is_spaceless(written[-1]):
             return False  # inflected
-        if _OWNED_BEFORE.search(text[max(0, position - 40) : position]):
+        if _OWNED_BEFORE.search(text[max(0, position - 90) : position]):
             return False
         if lang == "en" and _OWNER.match(text, position):
             return False
@@ -161,8 +163,20 @@ class Principals:
 # "appointed by Zelensky", and Romanian genitives ("ginerele președintelui Donald Trump").
 _OWNED_BEFORE = re.compile(
     r"(?:\b(?:of|de|du|des|di|del|della|da|do|dos|das|lui|von|van|av|af|from|by|par|por|przez|"
-    r"от|від|со стороны)|\w\w+lui)\s+"
-    r"(?:[^\W\d_][\w.'’-]*\s+){0,2}$",
+    r"от|від|со стороны|representing|représentant|representando|rappresentando|"
+    r"reprezentujący)|\w\w+lui)\s+"
+    # up to three words (a title, a first name), and the names listed before his
+    r"(?:(?:[^\W\d_][\w.'’-]*,?\s+){1,4}(?:and|&|и|і|та|und|et|y|e|i|și)\s+)?"
+    r"(?:[^\W\d_][\w.'’-]*\s+){0,3}$",
+    re.IGNORECASE,
+)
+# A noun of travel right before a name (with a particle, a title or a first name between):
+# the name is the traveller, in whatever case ("визита Владимира Зеленского в Вашингтон").
+_TRIP_OF = re.compile(
+    r"\b(?:visit|trip|journey|arrival|визит\w*|поездк\w*|приезд\w*|прибыти\w*|візит\w*|"
+    r"поїздк\w*|приїзд\w*|прибутт\w*|Besuch\w*|Reise|visite|voyage|viaje|visita|viaggio|"
+    r"viagem|wizyt\w*|podróż\w*|návštěv\w*|posjet\w*|poset\w*|vizit\w*|ziyaret\w*|bezoek)"
+    r"\s+(?:(?:of|by|de|du|di|del|da|do|von|des)\s+)?(?:[^\W\d_][\w.'’-]*\s+){0,2}$",
     re.IGNORECASE,
 )
 # What a name followed by these words names is his, not him: "Trump administration",
