@@ -718,3 +718,38 @@ def test_a_principal_named_in_a_case_ending_is_not_the_traveller() -> None:
     assert keys(rules.match("", "До визита Трампа в Женеву встреча не состоится.", lang="ru")) == [
         ("Trump", "Geneva")
     ]
+
+
+def test_the_members_of_a_delegation_named_in_the_next_sentence_go_to_its_venue() -> None:
+    rules = RuleSet.compile(
+        [
+            rule(
+                {"all": [{"entity": "envoy"}, {"entity": "place"}, {"any": ["talks", "led"]}]},
+                entities={
+                    "envoy": ["Yermak", "Umerov", "Budanov", "Hnatov", "Witkoff"],
+                    "place": ["Geneva"],
+                },
+                venue={"any": ["delegation", "led by"]},
+                trigger={"kind": "new", "key": ["envoy", "place"], "window": "10d"},
+            )
+        ]
+    )
+    text = (
+        "Yermak arrived in Geneva for the talks on Saturday. The delegation is led by him. "
+        "It also included Umerov, Budanov and Hnatov."
+    )
+    assert keys(rules.match("", text, lang="en")) == [
+        ("Budanov", "Geneva"), ("Hnatov", "Geneva"), ("Umerov", "Geneva"), ("Yermak", "Geneva")
+    ]
+    # two names are no list of members: the sentence says nothing of the delegation
+    text = (
+        "Yermak arrived in Geneva for the talks on Saturday. The delegation is led by him. "
+        "Umerov and Budanov stayed at home."
+    )
+    assert keys(rules.match("", text, lang="en")) == [("Yermak", "Geneva")]
+    # and a list far from any sentence about the delegation goes nowhere
+    text = (
+        "Yermak arrived in Geneva for the talks on Saturday. The weather was fine. "
+        "Umerov, Budanov and Hnatov stayed at home."
+    )
+    assert keys(rules.match("", text, lang="en")) == [("Yermak", "Geneva")]

@@ -35,6 +35,10 @@ from bot.rules._phrases import PhraseIndex, _spellings
 
 __all__ = ["CompiledRule", "compile_rules", "render_title"]
 
+# A sentence naming this many actors right after one about a delegation names its members
+# ("It also included Umerov, Budanov, Hnatov and Kyslytsya.").
+_MEMBERS = 3
+
 MAX_EVIDENCE = 3
 TermConfig = str | RegexTerm | EntityTerm | Condition
 
@@ -229,6 +233,13 @@ class CompiledRule:
         context = self.venue.mask(view) & self._none_mask(view)
         for unit in range(len(view.sentences)):
             listed = _list_item(view, unit)
+            if (
+                not (context >> unit) & 1
+                and unit > 0
+                and (context >> (unit - 1)) & 1
+                and len({a for _, a in actors.mentions(view, unit)}) >= _MEMBERS
+            ):
+                context |= 1 << unit  # the delegation's members, named in the next sentence
             if not (context >> unit) & 1 and not listed:
                 continue  # neither a sentence about the delegation nor an item of a list
             reach = _VENUE_REACH_LIST if listed else _VENUE_REACH
