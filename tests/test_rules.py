@@ -753,3 +753,23 @@ def test_the_members_of_a_delegation_named_in_the_next_sentence_go_to_its_venue(
         "Umerov, Budanov and Hnatov stayed at home."
     )
     assert keys(rules.match("", text, lang="en")) == [("Yermak", "Geneva")]
+
+
+def test_a_long_list_of_people_with_titles_goes_to_the_place_after_it() -> None:
+    rules = trips()
+    text = (
+        "Steve Witkoff, Secretary of State Marco Rubio, National Security Adviser Mike Waltz, "
+        "Saudi Arabia's Foreign Minister Prince Faisal bin Farhan, and Jared Kushner met "
+        "their counterparts at Geneva's Intercontinental hotel for talks."
+    )
+    # Rubio and Waltz are not in this rule's gazetteer; the list carries back to Witkoff,
+    # and a place in the possessive after "at" is where they are
+    assert keys(rules.match("", text, lang="en")) == [("Kushner", "Geneva"), ("Witkoff", "Geneva")]
+    # a stretch that says something is no list
+    text = (
+        "Witkoff, who said the plan was ready, told reporters that Kushner met officials in "
+        "Geneva for talks."
+    )
+    assert keys(rules.match("", text, lang="en")) == [("Kushner", "Geneva")]
+    # and a possessive place that is not where anyone is stays out
+    assert keys(rules.match("", "Kushner met Geneva's refusal with talks.", lang="en")) == []

@@ -98,6 +98,7 @@ _STOP_WORDS = (
 )
 _STOPS = frozenset(word for group in _STOP_WORDS for word in group.split())
 _WORD = re.compile(r"\w+", re.UNICODE)
+_PLACE_OF = re.compile(r"\b(?:at|in|to|into|inside)\s+(?:the\s+)?$", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"^[^\W\d_]+(?:[ -][^\W\d_]+)?['’]s?\b")
 
 
@@ -108,9 +109,13 @@ def is_destination(text: str, position: int, lang: str) -> bool:
     words = _GOVERNORS.get(lang)
     if words is None:
         return True
-    if lang == "en" and _POSSESSIVE.match(text[position : position + 40]):
-        return False
     before = text[max(0, position - 60) : position]
+    if (
+        lang == "en"
+        and _POSSESSIVE.match(text[position : position + 40])
+        and not _PLACE_OF.search(before)  # "at Riyadh's Diriyah Palace" is a place
+    ):
+        return False
     cut = max(before.rfind(ch) for ch in ",;:.!?()«»\"“”\n")
     if cut >= 0:
         before = before[cut + 1 :]

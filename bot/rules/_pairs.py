@@ -93,6 +93,24 @@ def related_places(within: Mapping[str, str], place: str) -> list[str]:
     return sorted(p for p in within if place in _chain(within, p))
 
 
+# A long list of people with their titles ("Steve Witkoff, Secretary of State Marco Rubio,
+# National Security Adviser Mike Waltz, Saudi Arabia's Foreign Minister …, and Sergei Lavrov
+# attend"): items set off by commas, each a short stretch of words, nothing that says, and no
+# place between (that is a place of the earlier one: "Witkoff flew to Moscow, and Kushner").
+_ITEM = re.compile(r"[^,;.!?:\n]{1,70}")
+_SAYS = re.compile(r"\b(?:said|says|told|that|who|which|whose|while|when|after|before)\b")
+_LIST_LENGTH = 320
+
+
+def _long_list(gap: str) -> bool:
+    """Whether `gap`, the stretch from one actor's name to the next, is the rest of a list
+    of people with long titles."""
+    if len(gap) > _LIST_LENGTH or "," not in gap or _SAYS.search(gap):
+        return False
+    items = [item.strip() for item in gap.split(",")]
+    return all(not item or _ITEM.fullmatch(item) for item in items)
+
+
 def place_levels(
     within: Mapping[str, str],
     groups: dict[tuple[str, ...], _Group],
@@ -233,24 +251,33 @@ def find_pairs(
     for position, anchor in anchors:
         if not is_trip_place(text, position, view.lang):
             continue
-        away = [
+        # Who may go: not at home there, not an owner, a principal only as the traveller;
+        # then within reach (a list that reaches back further is followed to its start).
+        able = [
             a
             for a in actors
             if anchor not in home.get(a[1], ())
-            and abs(position - a[0]) <= (_REACH_BEFORE if a[0] < position else _REACH_AFTER)
             and not (view.lang == "en" and _OWNER.match(text, a[0]))
             and (
                 a[1] not in principals
                 or _principal_goes(text, a, position, anchors, view.lang, principals)
             )
         ]
+        away = [
+            a
+            for a in able
+            if abs(position - a[0]) <= (_REACH_BEFORE if a[0] < position else _REACH_AFTER)
+        ]
         before = [a for a in away if a[0] < position]
         chosen: list[tuple[int, str]] = []
         if before:
             chosen = [before[-1]]
-            for earlier in reversed(before[:-1]):
+            for earlier in reversed([a for a in able if a[0] < before[-1][0]]):
                 gap = _FIRST_WORD.sub("", text[earlier[0] : chosen[-1][0]], count=1)
-                if _LISTED.match(gap):
+                if _LISTED.match(gap) or (
+                    _long_list(gap)
+                    and not any(earlier[0] < at < chosen[-1][0] for at, _ in anchors)
+                ):
                     chosen.append(earlier)
                     continue
                 if (
