@@ -773,3 +773,23 @@ def test_a_long_list_of_people_with_titles_goes_to_the_place_after_it() -> None:
     assert keys(rules.match("", text, lang="en")) == [("Kushner", "Geneva")]
     # and a possessive place that is not where anyone is stays out
     assert keys(rules.match("", "Kushner met Geneva's refusal with talks.", lang="en")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a later clause's place is not the traveller's
+        ("Witkoff met officials in Moscow on 13 March, two days after talks in Geneva ended.",
+         [("Witkoff", "Moscow")]),
+        # an itinerary or a list of places is
+        ("Witkoff met officials in Geneva and Moscow.",
+         [("Witkoff", "Geneva"), ("Witkoff", "Moscow")]),
+        # the one named as the speaker after the place is not the traveller
+        ("The negotiators will hold talks in Geneva, said Witkoff on Thursday.", []),
+        ("The talks in Geneva went well for Witkoff.", [("Witkoff", "Geneva")]),
+    ],
+)
+def test_which_place_an_actor_goes_to_when_the_sentence_names_several(
+    text: str, expected: list[tuple[str, ...]]
+) -> None:
+    assert keys(trips().match("", text, lang="en")) == expected

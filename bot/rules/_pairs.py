@@ -248,8 +248,9 @@ def find_pairs(
     anchors = places.mentions(view, unit)
     text = view.title if unit == 0 and view.title else view.text
     pairs: list[tuple[str, ...]] = []
+    trip_places = [at for at, _ in anchors if is_trip_place(text, at, view.lang)]
     for position, anchor in anchors:
-        if not is_trip_place(text, position, view.lang):
+        if position not in trip_places:
             continue
         # Who may go: not at home there, not an owner, a principal only as the traveller;
         # then within reach (a list that reaches back further is followed to its start).
@@ -289,11 +290,18 @@ def find_pairs(
                     chosen.append(earlier)  # the one who meets him
                 break
         else:
-            chosen = [a for a in away if a[0] > position and a[1] not in principals][:1]
+            chosen = [
+                a
+                for a in away
+                if a[0] > position
+                and a[1] not in principals
+                and not _SPEAKER.search(text, position, a[0])
+            ][:1]
         chosen = [
             a
             for a in chosen
             if not _breaks(text[min(a[0], position) : max(a[0], position)])
+            and not _other_trip_between(a[0], position, trip_places)
         ]
         for _, actor in chosen:
             if (actor, anchor) not in pairs:
@@ -319,3 +327,26 @@ def _principal_goes(
     if _SENTENCE_END.search(text, at, position):
         return False
     return principals.travels(text, at, name, lang)
+
+
+# A name after the place, introduced as the speaker: "… will go to Abu Dhabi, said Witkoff",
+# "rekao je Witkoff", "заявил Уиткофф", "sagte Witkoff".
+_SPEAKER = re.compile(
+    r"\b(?:said|says|told|added|according to|rekao je|rekla je|izjavio je|заявил|сказал|"
+    r"сообщил|заявив|сказав|повідомив|sagte|erklärte|a déclaré|a dit|selon|dijo|según|"
+    r"ha detto|secondo|powiedział|według)\b",
+    re.IGNORECASE,
+)
+# How close a second place must follow another for one actor to go to both: an itinerary or
+# a list ("to Geneva and Moscow", "from Miami to Moscow"), not a later clause.
+_ITINERARY = 25
+
+
+def _other_trip_between(actor: int, position: int, trip_places: Sequence[int]) -> bool:
+    """Whether another place of travel stands between an actor named before a place and the
+    place, further from it than a list or an itinerary would put it: "Witkoff arrived in
+    Moscow on 13 March, two days after talks in Jeddah" is no trip of his to Jeddah."""
+    if actor > position:
+        return False
+    between = [at for at in trip_places if actor < at < position]
+    return bool(between) and position - max(between) > _ITINERARY
