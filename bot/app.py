@@ -36,7 +36,7 @@ from bot.notify import (
 from bot.pipeline import FeedSpec, Pipeline
 from bot.rules import RuleSet
 from bot.scheduler import BotScheduler
-from bot.startup import open_store, start_status_server
+from bot.startup import check_database, open_store, start_status_server
 from bot.store import Store
 from bot.web import RefusedEdit, StatusServer
 
@@ -254,6 +254,8 @@ async def run_bot(
         watcher: ConfigWatcher | None = state["watcher"]
         return watcher.refused if watcher is not None else None
 
+    # What fails at once fails before the status server says it started: one line, exit 2.
+    check_database(settings)
     web = None
     if settings.http_port and not once:
         web = StatusServer(

@@ -131,6 +131,14 @@ def _wait_for_postgresql(
         sleep(max(0.0, min(DB_RETRY_S, waited_for - waited)))
 
 
+def check_database(settings: Settings) -> None:
+    """What can be told of BOT_DB_URL before anything starts: a URL that does not parse, a
+    SQLite file or folder the bot cannot write. ConfigError naming it."""
+    url = _parsed(settings.db_url)
+    if url.get_backend_name() != "postgresql":
+        _check_sqlite_writable(url)
+
+
 def open_store(
     settings: Settings,
     *,

@@ -234,6 +234,23 @@ def test_a_database_in_a_read_only_directory_exits_2_naming_the_path_and_bot_db_
     assert str(read_only_dir / "bot.db") in line and "writable" in line
 
 
+def test_with_the_status_server_on_a_read_only_database_still_prints_one_line_only(
+    tmp_path: Path, read_only_dir: Path
+) -> None:
+    """The check comes before the status server starts, so no `web.started` line precedes
+    the error."""
+    env = env_with(
+        tmp_path,
+        BOT_DB_URL=f"sqlite:///{read_only_dir / 'bot.db'}",
+        BOT_HTTP_PORT=str(free_port()),
+        BOT_HTTP_HOST="127.0.0.1",
+    )
+    result = run_bot("run", env=env)
+    assert result.returncode == 2, result.stderr
+    [line] = error_lines(result)
+    assert line.startswith("Error: BOT_DB_URL: ") and "writable" in line
+
+
 def test_a_read_only_database_file_exits_2_naming_it_and_bot_db_url(tmp_path: Path) -> None:
     from bot.store import Store
 
