@@ -113,6 +113,11 @@ def _wait_for_postgresql(
         if any(s in reason.lower() for s in _NOT_WORTH_WAITING):
             raise ConfigError(f"BOT_DB_URL: PostgreSQL at {_where(url)} refused: {reason}")
         if waited >= waited_for:
+            if not waited_for:  # a one-off command: nobody is kept waiting, so no hint to
+                raise ConfigError(
+                    f"BOT_DB_URL: PostgreSQL at {_where(url)} does not answer ({reason}); "
+                    "start it or fix BOT_DB_URL"
+                )
             raise ConfigError(
                 f"BOT_DB_URL: PostgreSQL at {_where(url)} does not answer ({reason}) after "
                 f"{waited:.0f}s; start it, fix BOT_DB_URL, or wait longer with BOT_DB_WAIT "

@@ -287,6 +287,7 @@ def test_a_one_off_command_with_postgresql_down_exits_2_at_once(tmp_path: Path) 
     assert result.returncode == 2, result.stderr
     [line] = error_lines(result)
     assert line.startswith("Error: BOT_DB_URL: PostgreSQL at 127.0.0.1:")
+    assert line.endswith("; start it or fix BOT_DB_URL")  # no waiting to advise: it never waits
 
 
 def test_the_status_port_in_use_exits_2_naming_bot_http_port(tmp_path: Path) -> None:
