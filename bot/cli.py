@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import sys
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -573,7 +572,7 @@ def _open_store(settings: Settings) -> Store:
     PostgreSQL that is down (a person is waiting at the terminal)."""
     from bot.startup import open_store
 
-    return open_store(replace(settings, db_wait=timedelta(0)))
+    return open_store(settings, wait=False)
 
 
 def _store() -> Store:

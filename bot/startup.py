@@ -89,10 +89,12 @@ def _wait_for_postgresql(
     *,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
+    waits: bool = True,
 ) -> None:
-    """Connect until PostgreSQL answers, for at most BOT_DB_WAIT; ConfigError after that."""
+    """Connect until PostgreSQL answers, for at most BOT_DB_WAIT (once, where the command
+    does not `wait`); ConfigError after that."""
     probe_url = url.update_query_dict({"connect_timeout": str(DB_CONNECT_TIMEOUT_S)})
-    waited_for = settings.db_wait.total_seconds()
+    waited_for = settings.db_wait.total_seconds() if waits else 0.0
     started = clock()
     attempts = 0
     while True:
@@ -113,7 +115,7 @@ def _wait_for_postgresql(
         if any(s in reason.lower() for s in _NOT_WORTH_WAITING):
             raise ConfigError(f"BOT_DB_URL: PostgreSQL at {_where(url)} refused: {reason}")
         if waited >= waited_for:
-            if not waited_for:  # a one-off command: nobody is kept waiting, so no hint to
+            if not waits:  # a one-off command never waits: no waiting to advise
                 raise ConfigError(
                     f"BOT_DB_URL: PostgreSQL at {_where(url)} does not answer ({reason}); "
                     "start it or fix BOT_DB_URL"
@@ -149,15 +151,17 @@ def open_store(
     *,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    wait: bool = True,
 ) -> Store:
-    """Open and migrate the store; PostgreSQL not yet up is waited for (BOT_DB_WAIT).
+    """Open and migrate the store; PostgreSQL not yet up is waited for (BOT_DB_WAIT), unless
+    `wait` is false (a one-off command: a person at the terminal is not kept waiting).
 
     ConfigError, naming BOT_DB_URL and the file or server at fault, when it cannot be opened.
     """
     url = _parsed(settings.db_url)
     postgresql = url.get_backend_name() == "postgresql"
     if postgresql:
-        _wait_for_postgresql(settings, url, sleep=sleep, clock=clock)
+        _wait_for_postgresql(settings, url, sleep=sleep, clock=clock, waits=wait)
     else:
         _check_sqlite_writable(url)
     try:
