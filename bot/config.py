@@ -1145,7 +1145,9 @@ class _Loader:
     def load(self) -> tuple[Config | None, list[str]]:
         d = self.rules_dir
         if not d.is_dir():
-            self.file_problem(d, "rules directory not found")
+            self.file_problem(
+                d, "rules directory not found (give another with --rules or BOT_RULES_DIR)"
+            )
             return None, self._formatted()
         feeds_doc = self.read(d / FEEDS_FILE, interpolate=True)
         targets_doc = self.read(d / TARGETS_FILE, interpolate=True)

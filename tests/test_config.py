@@ -407,7 +407,10 @@ def test_duplicate_keys_are_reported(rules: Path) -> None:
 
 
 def test_missing_files_and_directories(tmp_path: Path) -> None:
-    assert check(tmp_path / "nowhere", {}) == [f"{tmp_path / 'nowhere'}: rules directory not found"]
+    assert check(tmp_path / "nowhere", {}) == [
+        f"{tmp_path / 'nowhere'}: rules directory not found "
+        "(give another with --rules or BOT_RULES_DIR)"
+    ]
     assert check(tmp_path, {}) == [
         f"{tmp_path / 'feeds.yaml'}: file not found",
         f"{tmp_path / 'targets.yaml'}: file not found",
