@@ -47,6 +47,7 @@ from ruamel.yaml.events import (
 )
 
 from bot.errors import ConfigError
+from bot.language._places import country_names, is_country_code
 from bot.net import TRANSPORTS
 
 __all__ = [
@@ -787,10 +788,32 @@ def _entity_entry(value: Any) -> Any:
             and isinstance(aliases, list)
             and all(isinstance(a, str) and a.strip() for a in aliases)
         ):
-            return (name, tuple(aliases))
+            return (name, _with_country_names(aliases))
     raise PydanticCustomError(
         "entity", "an entity is a name or {name: [alias, …]} with one name per entry"
     )
+
+
+_COUNTRY = "country:"
+
+
+def _with_country_names(aliases: list[str]) -> tuple[str, ...]:
+    """`country:DE` among the aliases stands for the country's name in every language of the
+    pack, from CLDR."""
+    out: list[str] = []
+    for alias in aliases:
+        if not alias.startswith(_COUNTRY):
+            out.append(alias)
+            continue
+        code = alias[len(_COUNTRY) :].strip().upper()
+        if not is_country_code(code):
+            raise PydanticCustomError(
+                "entity",
+                "'{alias}': no country with that code (ISO 3166 two letters, e.g. country:DE)",
+                {"alias": alias},
+            )
+        out.extend(n for n in country_names(code) if n not in out)
+    return tuple(out)
 
 
 EntityEntry = Annotated[tuple[str, tuple[str, ...]], BeforeValidator(_entity_entry)]

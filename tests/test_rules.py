@@ -793,3 +793,31 @@ def test_which_place_an_actor_goes_to_when_the_sentence_names_several(
     text: str, expected: list[tuple[str, ...]]
 ) -> None:
     assert keys(trips().match("", text, lang="en")) == expected
+
+
+def test_a_country_named_by_its_code_is_found_in_the_languages_of_the_pack() -> None:
+    pair = rule(
+        {"all": [{"entity": "envoy"}, {"entity": "place"}, {"any": ["talks", "переговоры"]}]},
+        entities={"envoy": [{"Umerov": ["Умеров"]}], "place": [{"Germany": ["country:DE"]}]},
+        trigger={"kind": "new", "key": ["envoy", "place"], "window": "10d"},
+    )
+    (entries,) = pair.entities["place"]
+    assert {"Germany", "Deutschland", "Германия", "Niemcy", "Allemagne", "德国"} <= set(entries[1])
+    rules = RuleSet.compile([pair])
+    found = rules.match("", "Умеров прибыл в Германию на переговоры.", lang="ru")
+    assert keys(found) == [("Umerov", "Germany")]
+
+
+def test_a_country_code_cldr_does_not_know_is_refused_naming_it() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'country:XQ': no country with that code"):
+        rule({"all": ["x"]}, entities={"place": [{"Nowhere": ["country:XQ"]}]})
+
+
+def test_only_cyrillic_and_greek_names_get_a_latin_spelling() -> None:
+    from bot.rules._phrases import _spellings
+
+    assert "Umerov" in _spellings("Umerov", ["Умеров"])
+    # a Latin form of Arabic or Chinese is nobody's spelling ("qtr" would find "Qtr 3")
+    assert _spellings("Qatar", ["قطر", "卡塔尔"]) == ["Qatar", "قطر", "卡塔尔"]

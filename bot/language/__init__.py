@@ -9,13 +9,17 @@ downloaded at run time.
 from bot.language._context import is_dateline, is_destination, is_time_reference, is_trip_place
 from bot.language._identify import UNKNOWN, identify
 from bot.language._lemmas import LemmaStream, LemmaTable, lemma, lemma_language, lemma_stream
+from bot.language._places import PACK_LANGUAGES, country_names, is_country_code
 from bot.language._scripts import is_spaceless, needs_boundary, strip_marks, transliterate
 
 __all__ = [
+    "PACK_LANGUAGES",
     "UNKNOWN",
     "LemmaStream",
     "LemmaTable",
+    "country_names",
     "identify",
+    "is_country_code",
     "is_dateline",
     "is_destination",
     "is_spaceless",

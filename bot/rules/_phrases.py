@@ -194,13 +194,15 @@ _VOWELS = frozenset("aeiouyаеиоуыэюяіїєё")
 
 
 def _spellings(name: str, aliases: Sequence[str]) -> list[str]:
-    """A gazetteer entry's name, its aliases, the Latin form of each alias written in another
-    script (Умеров → Umerov), as outlets in Latin-script languages write it, and the stem of
+    """A gazetteer entry's name, its aliases, the Latin form of each alias written in Cyrillic
+    or Greek (Умеров → Umerov), as outlets in Latin-script languages write it, and the stem of
     each that ends in a vowel, which the case endings replace (Москва → Москв-е, Арахамія →
     Арахамі-ї, Genewa → Genew-ie)."""
     out = [name, *aliases]
     for alias in aliases:
-        if any(ch.isalpha() and not ch.isascii() and ord(ch) >= 0x370 for ch in alias):
+        # Cyrillic and Greek only: their letters stand for the Latin ones; a Latin form of
+        # Arabic, Hebrew or Chinese ("qtr", "KaTaEr") is no spelling anyone writes.
+        if any(0x370 <= ord(ch) < 0x530 for ch in alias):
             latin = transliterate(alias)
             if latin.strip() and latin not in out and any(c.isalpha() for c in latin):
                 out.append(latin)
