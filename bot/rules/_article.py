@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.language import UNKNOWN
 from bot.rules._phrases import PhraseIndex
-from bot.rules._text import cut_long, split_sentences
+from bot.rules._text import cut_long, split_sentences, trimmed
 
 if TYPE_CHECKING:
     from bot.rules._nodes import RegexNode
@@ -20,16 +20,8 @@ __all__ = ["ArticleText", "Scan", "paragraph_spans"]
 
 def paragraph_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each non-empty line of `text`."""
-    spans: list[tuple[int, int]] = []
-    for m in _LINE.finditer(text):
-        a, b = m.span()
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if a < b:
-            spans.append((a, b))
-    return spans
+    spans = (trimmed(text, *m.span()) for m in _LINE.finditer(text))
+    return [span for span in spans if span is not None]
 
 
 _LINE = re.compile(r"[^\n][^\n]*")  # not `[^\n]+`: see bot.rules._text._TERMINAL

@@ -14,6 +14,7 @@ __all__ = [
     "is_word_char",
     "normalize",
     "split_sentences",
+    "trimmed",
 ]
 
 
@@ -276,15 +277,21 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for end in bounds:
-        a, b = start, end
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if a < b:
-            spans.append((a, b))
+        span = trimmed(text, start, end)
+        if span is not None:
+            spans.append(span)
         start = end
     return spans
+
+
+def trimmed(text: str, a: int, b: int) -> tuple[int, int] | None:
+    """`text[a:b]` without the whitespace at its ends, as (start, end); None when nothing is
+    left."""
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return (a, b) if a < b else None
 
 
 # The longest unit (sentence or paragraph) the rules read whole. A longer one (a table, a list
