@@ -180,11 +180,14 @@ class CompiledRule:
                         group.previous = group.previous or values[tracked]
                     else:
                         group.current = values[tracked]
-        if self.venue is not None and len(key_names) == 2 and not article_scope:
-            self._venue_keys(view, key_names, groups)
-        if cfg.within and len(key_names) == 2 and key_names[1] in self.entities:
-            named = {place for _, place in self._trip_places(view, key_names[1])}
-            place_levels(cfg.within, groups, key_names[1], named | {p for _, p in groups})
+        paired = len(key_names) == 2 and key_names[1] in self.entities
+        # The article's places of travel or talks, found once for venues and place levels.
+        trips = list(self._trip_places(view, key_names[1])) if paired else []
+        if self.venue is not None and paired and not article_scope:
+            self._venue_keys(view, key_names, groups, trips)
+        if cfg.within and paired:
+            named = {place for _, place in trips} | {p for _, p in groups}
+            place_levels(cfg.within, groups, key_names[1], named)
         out: list[Match] = []
         for key, group in groups.items():
             if tracked is not None:
@@ -214,7 +217,11 @@ class CompiledRule:
         return out
 
     def _venue_keys(
-        self, view: ArticleText, names: Sequence[str], groups: dict[tuple[str, ...], _Group]
+        self,
+        view: ArticleText,
+        names: Sequence[str],
+        groups: dict[tuple[str, ...], _Group],
+        trips: Sequence[tuple[int, str]],
     ) -> None:
         """`venue: article`: an actor the article names in a sentence about the trip (or in a
         list of names) with no place of his own goes to the venue of the pair found nearest
@@ -222,7 +229,7 @@ class CompiledRule:
         talks in Geneva" goes to Geneva."""
         venues = sorted(
             {(unit, key[1]) for key, group in groups.items() for unit in group.units}
-            | set(self._trip_places(view, names[1]))
+            | set(trips)
         )
         if not venues:
             return
